@@ -1,0 +1,60 @@
+"""Hook specifications: the whole plugin contract of unlearn.
+
+A plugin is a module with functions decorated by ``hookimpl`` and named like the specs below; it is found through the
+``unlearn`` entry-point group. Each hook receives a ``register`` callback and hands it classes or objects; the core
+owns the registries and the training/evaluation loops. An implementation may take fewer arguments than the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "unlearn"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_benchmarks(register: Any) -> None:
+    """Register benchmarks: ``register(TofuBenchmark())``.
+
+    A benchmark (a ``unlearn_core.Benchmark``) bundles its data sets, the embedded synthetic default, its
+    evaluation metrics, summary keys and experiment presets such as ``unlearn/tofu/default``.
+    """
+
+
+@hookspec
+def register_methods(register: Any) -> None:
+    """Register unlearning methods: ``register(NPO)`` or ``register(NPO, aliases=("npo",))``.
+
+    A method is a subclass of ``unlearn_core.UnlearningMethod``; it computes a loss from a forget/retain batch and
+    never owns a training loop.
+    """
+
+
+@hookspec
+def register_metrics(register: Any) -> None:
+    """Register evaluation metrics: ``register(Metric(name="probability", compute=..., needs=...))``.
+
+    A metric is a function of the per-sample statistics that the evaluation engine computes in one pass, so a new
+    metric adds a function, not another pass over the data.
+    """
+
+
+@hookspec
+def register_models(register: Any) -> None:
+    """Register model presets: ``register(ModelPreset(name="Llama-3.2-1B-Instruct", model_args=..., template_args=...))``.
+
+    A preset names a model and its template so ``model=<name>`` selects both.
+    """
+
+
+@hookspec
+def register_datasets(register: Any) -> None:
+    """Register named data sources: ``register(DatasetSource(name="TOFU_QA_full", load=...))``.
+
+    Data sources can be referred to by name in ``data.forget=`` / ``data.retain=`` overrides.
+    """
