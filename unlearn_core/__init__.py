@@ -1,7 +1,44 @@
-"""unlearn: machine unlearning for large language models (core package)."""
+"""unlearn: machine unlearning for large language models (core package).
+
+The public API: the plugin marker ``hookimpl``, the contracts ``UnlearningMethod``, ``Benchmark``, ``Metric``,
+``ModelPreset``, and ``run`` (the Python API behind the CLI). Heavy modules load on first use, so importing the
+package (and ``unlearn --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from unlearn_core.hookspecs import hookimpl
-from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
 
-__all__ = ["hookimpl", "LossOutput", "Reference", "UnlearningMethod"]
 __version__ = "0.1.0"
+
+_LAZY = {
+    "UnlearningMethod": "unlearn_core.methods",
+    "LossOutput": "unlearn_core.methods",
+    "Reference": "unlearn_core.methods",
+    "Batch": "unlearn_core.methods",
+    "Benchmark": "unlearn_core.benchmarks",
+    "EmbeddedRecipe": "unlearn_core.benchmarks",
+    "EvalDataset": "unlearn_core.evaluation.suite",
+    "EvalSuite": "unlearn_core.evaluation.suite",
+    "Metric": "unlearn_core.evaluation.suite",
+    "MetricEntry": "unlearn_core.evaluation.suite",
+    "ModelPreset": "unlearn_core.models.presets",
+    "PromptTemplate": "unlearn_core.data",
+    "Tokenized": "unlearn_core.data",
+    "losses": "unlearn_core.losses",
+    "errors": "unlearn_core.errors",
+    "run": "unlearn_core.pipeline.api",
+    "load_plugins": "unlearn_core.plugins",
+}
+
+__all__ = ["hookimpl", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'unlearn_core' has no attribute '{name}'")
+    module = importlib.import_module(_LAZY[name])
+    return module if module.__name__.endswith(f".{name}") else getattr(module, name)

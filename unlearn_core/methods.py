@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-Batch = dict[str, torch.Tensor]
+Batch = dict[str, "torch.Tensor"]
 """A padded causal-LM batch: ``input_ids``, ``attention_mask``, ``labels`` (-100 on prompt/padding), ``index``."""
 
 

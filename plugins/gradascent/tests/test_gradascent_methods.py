@@ -1,0 +1,201 @@
+"""GradAscent and GradDiff: golden losses from hand formulas, gradients, reference needs, hook registration.
+
+The stub model's logits at a position depend only on the input token there: a table of hand-chosen probabilities
+``P[token]`` (the reference model uses ``R[token]``), so every cross-entropy below is ``-log`` of a number in a
+table. Logits at position ``t`` predict the label at ``t + 1``.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pluggy
+import pytest
+import torch
+from unlearn_gradascent import plugin
+from unlearn_gradascent.methods import GradAscent, GradDiff
+
+from unlearn_core import hookspecs
+from unlearn_core.registry import Registry
+
+P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]  # model: next-token probabilities after token 0, 1, 2
+R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]  # reference model
+
+# forget targets: after 0 -> 1 (0.3), after 1 -> 2 (0.3); after 2 -> 1 (0.25), after 1 -> 0 (0.1)
+FORGET = {
+    "input_ids": torch.tensor([[0, 1, 2, 2], [2, 2, 1, 0]]),
+    "attention_mask": torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]]),
+    "labels": torch.tensor([[-100, 1, 2, -100], [-100, -100, 1, 0]]),
+    "index": torch.tensor([0, 1]),
+}
+CE_FORGET = -(math.log(0.3) + math.log(0.3) + math.log(0.25) + math.log(0.1)) / 4
+
+# retain targets: after 1 -> 0 (0.1), after 0 -> 2 (0.2); position 0 (token 2) is prompt and must not count in KL
+RETAIN = {
+    "input_ids": torch.tensor([[2, 1, 0, 2]]),
+    "attention_mask": torch.tensor([[1, 1, 1, 1]]),
+    "labels": torch.tensor([[-100, -100, 0, 2]]),
+    "index": torch.tensor([5]),
+}
+CE_RETAIN = -(math.log(0.1) + math.log(0.2)) / 2
+
+
+def kl(p: list[float], q: list[float]) -> float:
+    """KL(p || q)."""
+    return sum(pv * math.log(pv / qv) for pv, qv in zip(p, q))
+
+
+KL_RETAIN = (kl(R[1], P[1]) + kl(R[0], P[0])) / 2
+
+
+class TableModel(torch.nn.Module):
+    """A causal LM whose logits at a position are ``log table[input token]`` (trainable)."""
+
+    def __init__(self, table: list[list[float]]) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(3, 3)
+        with torch.no_grad():
+            self.embed.weight.copy_(torch.tensor(table).log())
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> SimpleNamespace:
+        return SimpleNamespace(logits=self.embed(input_ids))
+
+
+class FakeReference:
+    """Reference model ``R``; counts calls so tests can check that NLL methods never use it."""
+
+    def __init__(self) -> None:
+        self.model = TableModel(R)
+        self.logits_calls = 0
+
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        self.logits_calls += 1
+        with torch.no_grad():
+            return self.model(batch["input_ids"]).logits
+
+    def forget_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise AssertionError("gradient ascent methods never need reference log-probs")
+
+
+def batch() -> dict[str, dict[str, torch.Tensor]]:
+    return {"forget": FORGET, "retain": RETAIN}
+
+
+def test_gradascent_is_negated_mean_token_ce_of_forget() -> None:
+    reference = FakeReference()
+    out = GradAscent().compute_loss(TableModel(P), batch(), reference)
+    assert out.loss.item() == pytest.approx(-CE_FORGET, abs=1e-6)
+    assert out.terms == {"forget_loss": pytest.approx(-CE_FORGET, abs=1e-6)}
+    assert reference.logits_calls == 0
+
+
+def test_gradascent_step_raises_forget_ce() -> None:
+    model = TableModel(P)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    GradAscent().compute_loss(model, batch(), FakeReference()).loss.backward()
+    assert model.embed.weight.grad is not None and model.embed.weight.grad.abs().sum() > 0
+    optimizer.step()
+    after = -GradAscent().compute_loss(model, batch(), FakeReference()).loss.item()
+    assert after > CE_FORGET
+
+
+def test_graddiff_defaults_nll() -> None:
+    method = GradDiff()
+    assert method.args == {"gamma": 1.0, "alpha": 1.0, "retain_loss_type": "NLL"}
+    reference = FakeReference()
+    out = method.compute_loss(TableModel(P), batch(), reference)
+    assert out.loss.item() == pytest.approx(-CE_FORGET + CE_RETAIN, abs=1e-6)
+    assert reference.logits_calls == 0
+
+
+def test_graddiff_weights_nll() -> None:
+    out = GradDiff(gamma=2.0, alpha=0.5).compute_loss(TableModel(P), batch(), FakeReference())
+    assert out.loss.item() == pytest.approx(2.0 * -CE_FORGET + 0.5 * CE_RETAIN, abs=1e-6)
+    assert out.terms["forget_loss"] == pytest.approx(-CE_FORGET, abs=1e-6)
+    assert out.terms["retain_loss"] == pytest.approx(CE_RETAIN, abs=1e-6)
+
+
+def test_graddiff_kl_on_retain_target_positions() -> None:
+    reference = FakeReference()
+    model = TableModel(P)
+    out = GradDiff(gamma=2.0, alpha=0.5, retain_loss_type="KL").compute_loss(model, batch(), reference)
+    assert out.loss.item() == pytest.approx(2.0 * -CE_FORGET + 0.5 * KL_RETAIN, abs=1e-6)
+    assert out.terms["retain_loss"] == pytest.approx(KL_RETAIN, abs=1e-6)
+    assert reference.logits_calls == 1
+    out.loss.backward()
+    assert model.embed.weight.grad is not None
+    assert reference.model.embed.weight.grad is None
+
+
+def test_reference_needs() -> None:
+    assert not GradAscent().needs_reference_model()
+    assert not GradAscent().needs_reference_logprobs()
+    assert not GradDiff().needs_reference_model()
+    assert GradDiff(retain_loss_type="KL").needs_reference_model()
+    assert not GradDiff(retain_loss_type="KL").needs_reference_logprobs()
+    assert GradDiff.choices == {"retain_loss_type": ("NLL", "KL")}
+
+
+def test_registration_through_the_hook() -> None:
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    pm.register(plugin)
+    registry: Registry[type] = Registry("method")
+    pm.hook.register_methods(register=registry.register)
+    assert registry.names() == ["GradAscent", "GradDiff"]
+    assert registry.get("gradascent") is GradAscent
+    assert registry.get("GA") is GradAscent
+    assert registry.get("graddiff") is GradDiff
+
+
+def test_plugin_module_imports_only_the_hook_marker() -> None:
+    tree = ast.parse(Path(plugin.__file__).read_text())
+    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    modules = {n.module for n in top_level if isinstance(n, ast.ImportFrom)}
+    assert modules <= {"__future__", "typing", "unlearn_core"}
+    assert not [n for n in top_level if isinstance(n, ast.Import)]
+
+
+def test_graddiff_kl_on_tiny_llama() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=32,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
+    )
+    model = LlamaForCausalLM(config)
+    frozen = copy.deepcopy(model).eval().requires_grad_(False)
+    ids = torch.randint(0, 32, (2, 6))
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, :2] = -100
+    llama_batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    class LlamaReference:
+        def logits(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+            with torch.no_grad():
+                return frozen(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+
+        def forget_logprobs(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+            raise AssertionError
+
+    hf_ce = model(**llama_batch).loss.item()
+    out = GradDiff(retain_loss_type="KL").compute_loss(
+        model, {"forget": llama_batch, "retain": llama_batch}, LlamaReference()
+    )
+    assert out.terms["forget_loss"] == pytest.approx(-hf_ce, abs=1e-5)
+    assert out.terms["retain_loss"] == pytest.approx(0.0, abs=1e-6)  # nothing has changed yet
+    out.loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert model.lm_head.weight.grad.abs().sum() > 0

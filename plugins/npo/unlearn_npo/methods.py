@@ -1,0 +1,78 @@
+"""NPO (arXiv 2404.05868) and SimNPO: bounded, preference-style forgetting instead of raw gradient ascent."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import torch
+
+from unlearn_core import LossOutput, Reference, UnlearningMethod
+from unlearn_core.losses import (
+    RETAIN_LOSS_TYPES,
+    model_logits,
+    npo_forget_loss,
+    retain_loss,
+    sequence_nll,
+    simnpo_forget_loss,
+)
+from unlearn_core.methods import Batch
+
+
+class _ForgetRetainMethod(UnlearningMethod):
+    """Shared ``L = gamma * L_forget + alpha * L_retain`` with a NLL or KL retain term."""
+
+    choices: ClassVar[dict[str, tuple[Any, ...]]] = {"retain_loss_type": RETAIN_LOSS_TYPES}
+
+    def needs_reference_model(self) -> bool:
+        """Only the KL retain loss compares against the frozen starting model."""
+        return self.args["retain_loss_type"] == "KL"
+
+    @abstractmethod
+    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
+        """The method's forget term."""
+
+    def compute_loss(self, model: torch.nn.Module, batch: dict[str, Batch], reference: Reference) -> LossOutput:
+        """Weighted sum of the forget term and the retain term."""
+        forget = self.forget_loss(model, batch["forget"], reference)
+        retain = retain_loss(self.args["retain_loss_type"], model, batch["retain"], reference)
+        loss = self.args["gamma"] * forget + self.args["alpha"] * retain
+        return LossOutput(
+            loss=loss, terms={"forget_loss": float(forget.detach()), "retain_loss": float(retain.detach())}
+        )
+
+
+class NPO(_ForgetRetainMethod):
+    """NPO: ``L_forget = -(2/beta) mean_i log sigmoid(-beta (log pi_theta(y_i|x_i) - log pi_ref(y_i|x_i)))``."""
+
+    name: ClassVar[str] = "NPO"
+    description: ClassVar[str] = "negative preference optimization against cached reference log-probs"
+    defaults: ClassVar[dict[str, Any]] = {"beta": 0.1, "gamma": 1.0, "alpha": 1.0, "retain_loss_type": "NLL"}
+
+    def needs_reference_logprobs(self) -> bool:
+        """The forget term compares with the starting model's log-probs of the forget set (cached once)."""
+        return True
+
+    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
+        """NPO forget term from sequence log-probs (sums over target tokens) of the model and the reference."""
+        nll_sum, _ = sequence_nll(model_logits(model, forget), forget["labels"])
+        return npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"])
+
+
+class SimNPO(_ForgetRetainMethod):
+    """SimNPO: ``L_forget = -(2/beta) mean_i log sigmoid(beta (NLL_sum(y_i)/|y_i| - delta))``; no reference."""
+
+    name: ClassVar[str] = "SimNPO"
+    description: ClassVar[str] = "reference-free NPO on length-normalised NLL"
+    defaults: ClassVar[dict[str, Any]] = {
+        "beta": 4.5,
+        "delta": 0.0,
+        "gamma": 0.125,
+        "alpha": 1.0,
+        "retain_loss_type": "NLL",
+    }
+
+    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
+        """SimNPO forget term from the model's length-normalised NLL of each forget answer."""
+        nll_sum, num_targets = sequence_nll(model_logits(model, forget), forget["labels"])
+        return simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"])

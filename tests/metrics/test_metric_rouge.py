@@ -1,0 +1,45 @@
+"""Golden values for ROUGE (hand-counted unigrams and LCS) and stop-string cutting."""
+
+import pytest
+
+from unlearn_core.metrics.rouge import cut_at_stop_strings, rouge_scores
+
+
+def approx(value: float) -> object:
+    return pytest.approx(value, rel=1e-6)
+
+
+def test_rouge_with_stemmer_by_hand() -> None:
+    # tokens are lower-cased; words longer than 3 letters are Porter-stemmed ("running" and "runs" -> "run")
+    # target:     home a cat run              (4 tokens)
+    # prediction: the cat was run home        (5 tokens)
+    # unigram overlap {cat, run, home} = 3 -> recall 3/4, precision 3/5, F1 = 2*0.75*0.6/1.35 = 2/3
+    # LCS "cat run" = 2                    -> recall 2/4, precision 2/5, F1 = 2*0.5*0.4/0.9 = 4/9
+    scores = rouge_scores(prediction="The cat was running home", ground_truth="home a cat runs")
+    assert scores == {
+        "rouge1_recall": approx(0.75),
+        "rouge1_f1": approx(2 / 3),
+        "rougeL_recall": approx(0.5),
+        "rougeL_f1": approx(4 / 9),
+    }
+
+
+def test_rouge_argument_order_matters() -> None:
+    # recall is relative to the ground truth: swapping the texts swaps recall and precision (3/5 instead of 3/4)
+    scores = rouge_scores(prediction="home a cat runs", ground_truth="The cat was running home")
+    assert scores["rouge1_recall"] == approx(0.6)
+    assert scores["rougeL_recall"] == approx(0.4)
+
+
+def test_cut_at_earliest_stop_string() -> None:
+    text = "Paris\n\nQuestion: next"
+    # "\n\n" at 5, "\nQuestion" at 6, "Question:" at 7: the earliest wins whatever the list order
+    assert cut_at_stop_strings(text, ["Question:", "\nQuestion", "\n\n"]) == "Paris"
+    assert cut_at_stop_strings("Paris Question: x\n\n", ["\n\n", "Question:"]) == "Paris "
+
+
+def test_cut_without_match_or_stop_strings() -> None:
+    assert cut_at_stop_strings("Paris\n", ["\n\n"]) == "Paris\n"
+    assert cut_at_stop_strings("Paris", []) == "Paris"
+    assert cut_at_stop_strings("Paris", [""]) == "Paris"
+    assert cut_at_stop_strings("\n\nParis", ["\n\n"]) == ""

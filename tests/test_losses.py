@@ -1,0 +1,259 @@
+"""Golden values for the shared loss primitives, computed by hand from the formulas in ../shared/spec/METHODS.md.
+
+Logits are written as ``log(p) + c``: softmax gives back ``p`` whatever the row offset ``c``, so every expected
+log-probability below is the log of a probability chosen by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from unlearn_core.errors import ConfigError
+from unlearn_core.losses import (
+    kl_on_targets,
+    mean_token_nll,
+    model_logits,
+    npo_forget_loss,
+    retain_loss,
+    sequence_nll,
+    shifted_targets,
+    simnpo_forget_loss,
+)
+
+LN2, LN3 = math.log(2), math.log(3)
+
+
+def logits_of(probs: list[float], offset: float = 0.0) -> list[float]:
+    """Logits whose softmax is ``probs``."""
+    return [math.log(p) + offset for p in probs]
+
+
+def kl(p: list[float], q: list[float]) -> float:
+    """KL(p || q) = sum_v p_v log(p_v / q_v)."""
+    return sum(pv * math.log(pv / qv) for pv, qv in zip(p, q))
+
+
+def log_sigmoid(x: float) -> float:
+    """log(1 / (1 + e^-x))."""
+    return -math.log1p(math.exp(-x))
+
+
+# Two samples, 4 positions, vocab 3. Logits at position t predict the label at t + 1.
+# Sample 0: prompt, prompt, answer token 1, padding -> one target (position 1 predicts token 1).
+# Sample 1: the label at position 0 is never a target (nothing predicts it); positions 0, 1, 2 predict 0, 2, 1.
+LABELS = torch.tensor([[-100, -100, 1, -100], [0, 0, 2, 1]])
+LOGITS = torch.tensor(
+    [
+        [
+            [10.0, -10.0, 0.0],  # prompt position: must not count
+            logits_of([0.25, 0.5, 0.25], offset=1.7),  # predicts 1: -log 0.5 = ln 2
+            [-30.0, 30.0, 0.0],  # predicts padding: must not count
+            [5.0, 0.0, -5.0],  # last position: predicts nothing
+        ],
+        [
+            logits_of([0.5, 0.25, 0.25], offset=-2.0),  # predicts 0: ln 2
+            logits_of([0.1, 0.1, 0.8]),  # predicts 2: -ln 0.8
+            logits_of([1 / 3, 1 / 3, 1 / 3], offset=4.0),  # predicts 1: ln 3
+            [7.0, 0.0, 0.0],  # last position: predicts nothing
+        ],
+    ]
+)
+NLL_SUM = [LN2, LN2 - math.log(0.8) + LN3]
+NUM_TARGETS = [1, 3]
+
+
+def test_shifted_targets_drops_last_logit_and_first_label() -> None:
+    logits, labels, mask = shifted_targets(LOGITS, LABELS)
+    assert torch.equal(logits, LOGITS[:, :3])
+    assert labels.tolist() == [[-100, 1, -100], [0, 2, 1]]
+    assert mask.tolist() == [[False, True, False], [True, True, True]]
+
+
+def test_sequence_nll_sums_target_tokens_per_sample() -> None:
+    nll_sum, num_targets = sequence_nll(LOGITS, LABELS)
+    assert nll_sum.tolist() == pytest.approx(NLL_SUM, abs=1e-6)
+    assert num_targets.tolist() == NUM_TARGETS
+
+
+def test_sequence_nll_is_float32_for_low_precision_logits() -> None:
+    nll_sum, _ = sequence_nll(LOGITS.to(torch.bfloat16), LABELS)
+    assert nll_sum.dtype == torch.float32
+    assert nll_sum.tolist() == pytest.approx(NLL_SUM, abs=2e-2)
+
+
+def test_mean_token_nll_averages_over_all_target_tokens_of_the_batch() -> None:
+    expected = sum(NLL_SUM) / sum(NUM_TARGETS)  # 4 tokens, not the mean of per-sample means
+    assert mean_token_nll(LOGITS, LABELS).item() == pytest.approx(expected, abs=1e-6)
+    hf_style = torch.nn.functional.cross_entropy(LOGITS[:, :-1].reshape(-1, 3), LABELS[:, 1:].reshape(-1))
+    assert mean_token_nll(LOGITS, LABELS).item() == pytest.approx(hf_style.item(), abs=1e-6)
+
+
+def test_mean_token_nll_without_targets_is_nan() -> None:
+    assert math.isnan(mean_token_nll(LOGITS, torch.full_like(LABELS, -100)).item())
+
+
+def test_nll_ignores_infinite_logits_at_masked_positions() -> None:
+    logits = LOGITS.clone()
+    logits[0, 0] = torch.tensor([0.0, -math.inf, -math.inf])  # a prompt position that gives 0 probability
+    nll_sum, _ = sequence_nll(logits, LABELS)
+    assert nll_sum.tolist() == pytest.approx(NLL_SUM, abs=1e-6)
+
+
+# KL(pi_ref || pi_theta): the target positions have hand-chosen distributions; the prompt, padding and last
+# positions have a huge KL that must not enter the mean.
+P_REF = {(0, 1): [0.8, 0.1, 0.1], (1, 0): [0.5, 0.25, 0.25], (1, 1): [0.2, 0.3, 0.5], (1, 2): [0.6, 0.2, 0.2]}
+P_THETA = {(0, 1): [1 / 3, 1 / 3, 1 / 3], (1, 0): [0.25, 0.5, 0.25], (1, 1): [0.2, 0.3, 0.5], (1, 2): [0.1, 0.1, 0.8]}
+
+
+def kl_logits() -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference and model logits that disagree wildly outside the target positions."""
+    ref = torch.tensor([[[20.0, -20.0, 0.0]] * 4] * 2)
+    theta = torch.tensor([[[-20.0, 20.0, 0.0]] * 4] * 2)
+    for (b, t), p in P_REF.items():
+        ref[b, t] = torch.tensor(logits_of(p, offset=0.5))
+        theta[b, t] = torch.tensor(logits_of(P_THETA[(b, t)], offset=-1.0))
+    return ref, theta
+
+
+def test_kl_on_targets_averages_over_target_positions_only() -> None:
+    ref, theta = kl_logits()
+    expected = sum(kl(P_REF[k], P_THETA[k]) for k in P_REF) / 4
+    assert kl_on_targets(ref, theta, LABELS).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_kl_direction_is_reference_to_model() -> None:
+    ref, theta = kl_logits()
+    labels = torch.tensor([[-100, -100, 1, -100]])  # only sample 0, position 1
+    forward = kl(P_REF[(0, 1)], P_THETA[(0, 1)])  # 0.8 ln 2.4 + 0.2 ln 0.3
+    backward = kl(P_THETA[(0, 1)], P_REF[(0, 1)])
+    assert forward == pytest.approx(0.8 * math.log(2.4) + 0.2 * math.log(0.3))
+    assert abs(forward - backward) > 0.05
+    assert kl_on_targets(ref[:1], theta[:1], labels).item() == pytest.approx(forward, abs=1e-6)
+
+
+def test_kl_gradient_reaches_the_model_only() -> None:
+    ref, theta = kl_logits()
+    ref.requires_grad_(True)
+    theta.requires_grad_(True)
+    kl_on_targets(ref, theta, LABELS).backward()
+    assert ref.grad is None
+    assert theta.grad is not None
+    assert theta.grad[0, 0].abs().sum() == 0  # prompt position: no gradient
+    assert theta.grad[0, 1].abs().sum() > 0
+    # d KL(p||q) / d z_theta = (q - p) / (number of target positions)
+    expected = (torch.tensor(P_THETA[(0, 1)]) - torch.tensor(P_REF[(0, 1)])) / 4
+    assert torch.allclose(theta.grad[0, 1], expected, atol=1e-6)
+
+
+def test_kl_of_identical_models_is_zero() -> None:
+    assert kl_on_targets(LOGITS, LOGITS, LABELS).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_npo_forget_loss_with_known_log_ratio() -> None:
+    beta = 0.1
+    logp = torch.tensor([-2.0, -5.0], requires_grad=True)
+    ref_logp = torch.tensor([-3.0, -4.0])  # log ratios +1 and -1
+    loss = npo_forget_loss(logp, ref_logp, beta)
+    expected = -(2 / beta) * (log_sigmoid(-0.1) + log_sigmoid(0.1)) / 2
+    assert loss.item() == pytest.approx(expected, abs=1e-5)
+    loss.backward()
+    # d/d logp_i = (2/B) * sigmoid(beta * lr_i) > 0: descending the loss lowers the forget log-probability
+    sigmoid = [1 / (1 + math.exp(-beta * lr)) for lr in (1.0, -1.0)]
+    assert logp.grad.tolist() == pytest.approx([2 / 2 * s for s in sigmoid], abs=1e-6)
+
+
+def test_npo_forget_loss_at_the_start_of_training() -> None:
+    # before any update pi_theta = pi_ref: lr = 0, L = (2/beta) ln 2, gradient 1/B per sample (= gradient ascent)
+    logp = torch.tensor([-7.0, -1.5, -3.0], requires_grad=True)
+    loss = npo_forget_loss(logp, logp.detach().clone(), 0.1)
+    assert loss.item() == pytest.approx(20 * LN2, abs=1e-5)
+    loss.backward()
+    assert logp.grad.tolist() == pytest.approx([1 / 3] * 3, abs=1e-6)
+
+
+def test_npo_forget_loss_does_not_differentiate_the_reference() -> None:
+    ref_logp = torch.tensor([-1.0], requires_grad=True)
+    npo_forget_loss(torch.tensor([-2.0], requires_grad=True), ref_logp, 0.1).backward()
+    assert ref_logp.grad is None
+
+
+def test_simnpo_forget_loss_on_length_normalised_nll() -> None:
+    nll_sum = torch.tensor([6.0, 2.0], requires_grad=True)
+    num_targets = torch.tensor([3, 4])  # mean NLL 2.0 and 0.5
+    beta = 4.5
+    loss = simnpo_forget_loss(nll_sum, num_targets, beta, 0.0)
+    expected = -(2 / beta) * (log_sigmoid(4.5 * 2.0) + log_sigmoid(4.5 * 0.5)) / 2
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+    loss.backward()
+    # d/d nll_sum_i = -(2 / (B |y_i|)) * sigmoid(-beta (mean_i - delta)) < 0: descending the loss raises the NLL
+    expected_grad = [-(2 / (2 * 3)) / (1 + math.exp(9.0)), -(2 / (2 * 4)) / (1 + math.exp(2.25))]
+    assert nll_sum.grad.tolist() == pytest.approx(expected_grad, abs=1e-7)
+
+
+def test_simnpo_forget_loss_with_margin() -> None:
+    loss = simnpo_forget_loss(torch.tensor([6.0, 2.0]), torch.tensor([3, 4]), 2.0, 1.0)  # means - delta: 1, -0.5
+    expected = -(2 / 2.0) * (log_sigmoid(2.0 * 1.0) + log_sigmoid(2.0 * -0.5)) / 2
+    assert loss.item() == pytest.approx(expected, abs=1e-6)
+
+
+class FixedLogitsModel(torch.nn.Module):
+    """Returns the same logits for every batch and records the keyword arguments of each call."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(logits.clone())
+        self.calls: list[dict[str, object]] = []
+
+    def forward(self, **kwargs: torch.Tensor) -> SimpleNamespace:
+        self.calls.append(kwargs)
+        return SimpleNamespace(logits=self.logits * 1.0)
+
+
+class FixedReference:
+    """A Reference whose ``logits`` are fixed."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        self._logits = logits
+
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._logits
+
+    def forget_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise AssertionError("a retain loss never needs forget log-probs")
+
+
+def retain_batch() -> dict[str, torch.Tensor]:
+    ids = torch.zeros_like(LABELS)
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": LABELS, "index": torch.tensor([3, 9])}
+
+
+def test_model_logits_passes_only_ids_and_mask() -> None:
+    model = FixedLogitsModel(LOGITS)
+    batch = retain_batch()
+    assert torch.equal(model_logits(model, batch), LOGITS)
+    assert set(model.calls[0]) == {"input_ids", "attention_mask"}
+
+
+def test_retain_loss_nll() -> None:
+    loss = retain_loss("NLL", FixedLogitsModel(LOGITS), retain_batch(), None)
+    assert loss.item() == pytest.approx(sum(NLL_SUM) / 4, abs=1e-6)
+
+
+def test_retain_loss_kl_uses_reference_logits() -> None:
+    ref, theta = kl_logits()
+    loss = retain_loss("KL", FixedLogitsModel(theta), retain_batch(), FixedReference(ref))
+    assert loss.item() == pytest.approx(sum(kl(P_REF[k], P_THETA[k]) for k in P_REF) / 4, abs=1e-6)
+
+
+def test_retain_loss_rejects_unknown_kind_with_choices() -> None:
+    with pytest.raises(ConfigError, match="'MSE'.*NLL, KL"):
+        retain_loss("MSE", FixedLogitsModel(LOGITS), retain_batch(), None)
+
+
+def test_retain_loss_kl_without_reference_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="reference model"):
+        retain_loss("KL", FixedLogitsModel(LOGITS), retain_batch(), None)

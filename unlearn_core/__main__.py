@@ -1,0 +1,5 @@
+"""``python -m unlearn_core`` (also what ``accelerate launch -m unlearn_core`` runs)."""
+
+from unlearn_core.cli import main
+
+main()

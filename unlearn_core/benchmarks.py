@@ -1,0 +1,83 @@
+"""The benchmark contract: data, evaluation suite, presets and the embedded default of one benchmark."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from unlearn_core.data import PromptTemplate, Tokenized
+from unlearn_core.evaluation.suite import EvalSuite
+from unlearn_core.models.tiny import TinyLlamaSize
+
+
+@dataclass
+class EmbeddedRecipe:
+    """How the embedded default model of a benchmark is built, so every command runs with no network.
+
+    ``key`` holds everything the result depends on (it names the cache entry). The base model learns
+    ``base_rows`` (general knowledge); the target model is finetuned from it on ``data.train=target``, the retain
+    model on ``data.train=retain``, both with ``finetune_args`` (trainer.args overrides).
+    """
+
+    key: dict[str, Any]
+    tokenizer_corpus: Callable[[], Iterable[str]]
+    base_rows: Callable[[PromptTemplate], list[Tokenized]]
+    base_args: dict[str, Any]
+    finetune_args: dict[str, Any]
+    size: TinyLlamaSize = field(default_factory=TinyLlamaSize)
+
+
+class Benchmark(ABC):
+    """Base class of benchmarks (TOFU, MUSE, ...), registered with ``register_benchmarks``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    table_columns: ClassVar[list[str]] = []
+    """Summary keys shown in the final table of ``unlearn run``."""
+    reference_keys: ClassVar[list[str]] = []
+    """Entries that reference (retain) logs must hold."""
+
+    @abstractmethod
+    def config_defaults(self, mode: str) -> dict[str, Any]:
+        """Configuration this benchmark sets on top of the base one for ``mode`` (splits, trainer args...)."""
+
+    def embedded_defaults(self, mode: str) -> dict[str, Any]:
+        """Dotted keys set for the embedded tiny model where the user did not set them (its own protocol)."""
+        return {}
+
+    def presets(self) -> dict[str, dict[str, Any]]:
+        """Experiment presets by name (``unlearn/tofu/default``): configuration fragments."""
+        return {}
+
+    @abstractmethod
+    def validate_config(self, cfg: dict[str, Any]) -> None:
+        """Check and complete benchmark keys in place (splits); raise ConfigError with the valid choices."""
+
+    @abstractmethod
+    def finetune_data(self, cfg: dict[str, Any], template: PromptTemplate) -> list[Tokenized]:
+        """Samples for ``unlearn train`` (``data.train`` picks target or retain data)."""
+
+    @abstractmethod
+    def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
+        """Forget and retain samples for unlearning."""
+
+    @abstractmethod
+    def eval_suite(self, cfg: dict[str, Any]) -> EvalSuite:
+        """Evaluation data sets and metric entries."""
+
+    @abstractmethod
+    def embedded_recipe(self, cfg: dict[str, Any]) -> EmbeddedRecipe:
+        """How to build the embedded tiny model for this benchmark's embedded data."""
+
+    def manifest(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """Benchmark settings recorded with results and checked against reference logs."""
+        return {
+            "benchmark": self.name,
+            "data_source": cfg["data"]["source"],
+            "data_split": cfg.get("data_split"),
+            "forget_split": cfg.get("forget_split"),
+            "holdout_split": cfg.get("holdout_split"),
+            "retain_split": cfg.get("retain_split"),
+        }

@@ -1,0 +1,144 @@
+"""The ``unlearn`` command line: a thin layer over ``unlearn_core.pipeline.api``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from unlearn_core.errors import UnlearnError
+
+OVERRIDES_HELP = (
+    "Trailing KEY=VALUE overrides use the reference keys, e.g. forget_split=forget05 trainer.args.learning_rate=2e-5 "
+    "trainer.method_args.retain_loss_type=KL model=Llama-3.2-1B-Instruct "
+    "model.model_args.pretrained_model_name_or_path=DIR retain_logs_path=FILE task_name=NAME."
+)
+
+
+class _State:
+    verbose = False
+
+
+def _fail(exc: BaseException) -> None:
+    code = exc.exit_code if isinstance(exc, UnlearnError) else 1
+    click.echo(f"Error: {exc}", err=True)
+    if not _State.verbose:
+        click.echo("(run with --verbose for the traceback)", err=True) if not isinstance(exc, UnlearnError) else None
+    sys.exit(code)
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn our errors into one line and an exit code; --verbose re-raises for the traceback."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (UnlearnError, OSError) as exc:
+            if _State.verbose:
+                raise
+            _fail(exc)
+        except KeyboardInterrupt:
+            click.echo("Interrupted; nothing partial was written over finished results.", err=True)
+            sys.exit(130)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--verbose", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="unlearn-core", prog_name="unlearn")
+def main(verbose: bool) -> None:
+    """unlearn: remove what a language model learned from chosen data, and measure how well that worked.
+
+    \b
+    Quick start (no network needed, runs on CPU):
+      unlearn run --benchmark tofu --method npo
+      unlearn list-plugins
+    """
+    _State.verbose = verbose
+
+
+def _plugins() -> Any:
+    from unlearn_core.plugins import load_plugins
+
+    return load_plugins()
+
+
+@main.command("list-plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a table.")
+@_guard
+def list_plugins(as_json: bool) -> None:
+    """Show installed plugins: distribution, version, entry point, what each provides, load errors."""
+    plugins = _plugins()
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in plugins.infos], indent=2))
+        return
+    from unlearn_core.table import render_table
+
+    rows = []
+    for info in plugins.infos:
+        provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.provides.items() if v)
+        rows.append([info.name, info.distribution, info.version, info.entry_point, info.error and f"FAILED: {info.error}" or provides])
+    click.echo(render_table(["plugin", "distribution", "version", "entry point", "provides"], rows))
+    for info in plugins.failures():
+        if _State.verbose and info.traceback:
+            click.echo(f"\n{info.name}:\n{info.traceback}", err=True)
+
+
+def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
+    @click.option("--benchmark", "-b", help="Benchmark name (see list-plugins), e.g. tofu or muse.")
+    @click.option("--overwrite", is_flag=True, help="Write into a non-empty output directory.")
+    @click.argument("overrides", nargs=-1)
+    @_guard
+    def command(benchmark: str | None, overwrite: bool, overrides: tuple[str, ...], method: str | None = None) -> None:
+        from unlearn_core.config import resolve_config
+        from unlearn_core.pipeline.api import execute
+        from unlearn_core.table import summary_table
+
+        plugins = _plugins()
+        cfg = resolve_config(mode, plugins, benchmark=benchmark, method=method, overrides=list(overrides))
+        result = execute(cfg, plugins, overwrite=overwrite)
+        click.echo("")
+        click.echo(summary_table(result.rows, result.columns))
+        click.echo("")
+        click.echo(f"Output: {result.output_dir}")
+        for name, path in result.files.items():
+            click.echo(f"  {name}: {path}")
+        timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+        if timing:
+            click.echo(f"Time: {timing}")
+
+    if with_method:
+        command = click.option("--method", "-m", help="Unlearning method (see list-plugins), e.g. npo, gradascent.")(
+            command
+        )
+    return command
+
+
+run_cmd = main.command(
+    "run",
+    help="Unlearn the forget data with a method, then evaluate (mode 'unlearn').\n\n" + OVERRIDES_HELP,
+    context_settings={"ignore_unknown_options": True},
+)(_experiment_command("unlearn", True))
+train_cmd = main.command(
+    "train",
+    help="Finetune a model on a benchmark's data: data.train=target (default) or retain (mode 'train').\n\n"
+    + OVERRIDES_HELP,
+    context_settings={"ignore_unknown_options": True},
+)(_experiment_command("train", False))
+eval_cmd = main.command(
+    "eval",
+    help="Evaluate a model on a benchmark (mode 'eval'); the embedded target model by default.\n\n" + OVERRIDES_HELP,
+    context_settings={"ignore_unknown_options": True},
+)(_experiment_command("eval", False))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

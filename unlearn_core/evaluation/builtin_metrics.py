@@ -1,0 +1,180 @@
+"""The built-in metrics: functions of the engine's cached statistics and generations (METRICS.md)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from unlearn_core.errors import ReferenceLogError
+from unlearn_core.evaluation.suite import Metric, MetricEntry
+from unlearn_core.metrics import forget_quality as fq
+from unlearn_core.metrics import memorization, mia
+from unlearn_core.metrics.rouge import rouge_scores
+from unlearn_core.metrics.truth_ratio import aggregate_truth_ratio, probability_normalised, truth_ratios
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _avg_losses(stats: list[Any]) -> list[Any]:
+    return [[s.avg_loss for s in st] if isinstance(st, list) else st.avg_loss for st in stats]
+
+
+def probability(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """Q_A_Prob: mean over samples of exp(-avg_loss) (a list field: mean over its answers per sample)."""
+    by_index: dict[str, Any] = {}
+    for i, st in enumerate(ctx.stats(entry.dataset, entry.args.get("field", "answer"))):
+        group = st if isinstance(st, list) else [st]
+        probs = [math.exp(-s.avg_loss) for s in group]
+        losses = [s.avg_loss for s in group]
+        by_index[str(i)] = {"prob": _clean(float(np.mean(probs))), "avg_loss": _clean(float(np.mean(losses)))}
+    return {"agg_value": _mean([v["prob"] for v in by_index.values()]), "value_by_index": by_index}
+
+
+def probability_normalised_metric(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """Q_A_Prob_normalised: P(correct) / (P(correct) + sum of P(perturbed))."""
+    correct = _avg_losses(ctx.stats(entry.dataset, entry.args.get("correct", "answer")))
+    wrong = _avg_losses(ctx.stats(entry.dataset, entry.args.get("wrong", "perturbed_answer")))
+    scores = probability_normalised(correct, wrong)
+    by_index = {str(i): {"prob": _clean(float(s))} for i, s in enumerate(scores)}
+    return {"agg_value": _mean([float(s) for s in scores]), "value_by_index": by_index}
+
+
+def truth_ratio(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """Truth ratio P_wrong / P_correct per sample (raw), aggregated as ``closer_to_1_better`` or ``true_better``."""
+    correct = _avg_losses(ctx.stats(entry.dataset, entry.args.get("correct", "paraphrased_answer")))
+    wrong = _avg_losses(ctx.stats(entry.dataset, entry.args.get("wrong", "perturbed_answer")))
+    tr = truth_ratios(correct, wrong)
+    by_index = {str(i): {"score": _clean(float(v))} for i, v in enumerate(tr)}
+    return {"agg_value": _clean(aggregate_truth_ratio(tr, entry.args["aggregator"])), "value_by_index": by_index}
+
+
+def rouge(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """ROUGE of greedy generations against ``target``; aggregate is ``rouge_type`` (rougeL_recall for TOFU)."""
+    ds = ctx.dataset(entry.dataset)
+    generations = ctx.generations(entry.dataset, entry.args.get("max_new_tokens"), entry.args.get("stop", ()))
+    targets = ctx.texts(entry.dataset, entry.args.get("target", "answer"))
+    by_index = {}
+    for i, (gen, gt) in enumerate(zip(generations, targets)):
+        scores = rouge_scores(gen, gt)
+        by_index[str(i)] = {**scores, "input": ds.rows[i][ds.question_field], "ground_truth": gt, "generation": gen}
+    kind = entry.args.get("rouge_type", "rougeL_recall")
+    return {"agg_value": _mean([v[kind] for v in by_index.values()]), "value_by_index": by_index}
+
+
+def forget_quality(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """KS-test p-value between this model's and the retain model's forget truth ratios."""
+    key = entry.args.get("truth_ratio_key", "forget_truth_ratio")
+    ours = [v["score"] for v in ctx.result(key)["value_by_index"].values()]
+    ref_entry = ctx.reference(key)
+    try:
+        theirs = [v["score"] for v in ref_entry["value_by_index"].values()]
+    except (KeyError, TypeError, AttributeError):
+        raise ReferenceLogError(f"reference logs: '{key}' has no value_by_index with 'score' values") from None
+    if len(theirs) != len(ours):
+        raise ReferenceLogError(
+            f"reference logs: '{key}' has {len(theirs)} samples, this evaluation has {len(ours)}: "
+            "they come from a different forget split"
+        )
+    ours_f = [v for v in ours if v is not None]
+    theirs_f = [v for v in theirs if v is not None]
+    return {"agg_value": fq.forget_quality(ours_f, theirs_f)}
+
+
+def harmonic_mean(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """Model utility: harmonic mean of other entries' aggregates (0 when any is 0)."""
+    values = {k: ctx.result(k)["agg_value"] for k in entry.args["keys"]}
+    missing = [k for k, v in values.items() if v is None]
+    if missing:
+        return {"agg_value": None, "undefined_because": missing}
+    return {"agg_value": fq.model_utility(values), "components": values}
+
+
+def _mia(ctx: Any, entry: MetricEntry, score_fn: Any) -> dict[str, Any]:
+    sides = {}
+    for side in ("forget", "holdout"):
+        ds_name = entry.args[side]
+        field = entry.args.get("field", ctx.dataset(ds_name).question_field)
+        scores = score_fn(ds_name, field)
+        sides[side] = {
+            "value_by_index": {str(i): {"score": _clean(s)} for i, s in enumerate(scores)},
+            "agg_value": _mean(scores),
+        }
+    forget = [v["score"] for v in sides["forget"]["value_by_index"].values() if v["score"] is not None]
+    holdout = [v["score"] for v in sides["holdout"]["value_by_index"].values() if v["score"] is not None]
+    auc = mia.auc(forget, holdout)
+    return {**sides, "auc": _clean(auc), "agg_value": _clean(auc)}
+
+
+def _mia_metric(kind: str) -> Any:
+    def compute(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+        k = entry.args.get("k", 0.4)
+
+        def scores(ds_name: str, field: str) -> list[float]:
+            stats = ctx.stats(ds_name, field)
+            if kind == "loss":
+                return [mia.loss_score(s.avg_loss) for s in stats]
+            if kind == "zlib":
+                return [mia.zlib_score(s.avg_loss, t) for s, t in zip(stats, ctx.texts(ds_name, field))]
+            if kind == "min_k":
+                return [mia.min_k_score(s.token_logprobs, k) for s in stats]
+            if kind == "min_k_plus_plus":
+                return [mia.min_k_plus_plus_score(s.minkpp_z, k) for s in stats]
+            if kind == "reference":
+                if ctx.reference_model is None:
+                    raise ReferenceLogError("mia_reference needs a reference model: set eval.reference_model=<dir>")
+                ref = ctx.stats(ds_name, field, model=ctx.reference_model)
+                return [mia.reference_score(s.avg_loss, r.avg_loss) for s, r in zip(stats, ref)]
+            return ctx.gradnorm_scores(ds_name, field)
+
+        return _mia(ctx, entry, scores)
+
+    compute.__doc__ = f"Membership-inference attack '{kind}': per-sample scores on forget and holdout, and the AUC."
+    return compute
+
+
+def privleak(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """Relative AUC gap of an MIA against the retain model's AUC (near 0 is ideal)."""
+    key = entry.args.get("mia_key", "mia_min_k")
+    auc = ctx.result(key)["auc"]
+    ref = ctx.reference(key)
+    ref_auc = ref.get("auc", ref.get("agg_value")) if isinstance(ref, dict) else None
+    if ref_auc is None:
+        raise ReferenceLogError(f"reference logs: '{key}' has no AUC (agg_value)")
+    return {"agg_value": _clean(fq.privleak(auc, ref_auc)), "auc": auc, "reference_auc": ref_auc}
+
+
+def _memorization(fn: Any) -> Any:
+    def compute(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+        stats = ctx.stats(entry.dataset, entry.args.get("field", "answer"))
+        by_index = {str(i): {"score": _clean(fn(s.argmax_hits))} for i, s in enumerate(stats)}
+        return {"agg_value": _mean([v["score"] for v in by_index.values()]), "value_by_index": by_index}
+
+    compute.__doc__ = fn.__doc__
+    return compute
+
+
+def builtin_metrics() -> list[Metric]:
+    """Every metric the core ships."""
+    metrics = [
+        Metric("probability", probability, "mean per-sample exp(-avg_loss) of an answer field"),
+        Metric("probability_normalised", probability_normalised_metric, "P(correct)/(P(correct)+sum P(perturbed))"),
+        Metric("truth_ratio", truth_ratio, "P(perturbed)/P(correct) per sample, aggregated"),
+        Metric("rouge", rouge, "ROUGE of greedy generations against the ground truth"),
+        Metric("forget_quality", forget_quality, "KS-test p-value against the retain model", True),
+        Metric("harmonic_mean", harmonic_mean, "harmonic mean of other metrics (model utility)"),
+        Metric("privleak", privleak, "relative MIA AUC gap against the retain model", True),
+        Metric("extraction_strength", _memorization(memorization.extraction_strength), "extraction strength"),
+        Metric("exact_memorization", _memorization(memorization.exact_memorization), "exact memorization"),
+    ]
+    for kind in ("loss", "zlib", "min_k", "min_k_plus_plus", "gradnorm", "reference"):
+        metrics.append(Metric(f"mia_{kind}", _mia_metric(kind), f"membership-inference attack: {kind}"))
+    return metrics

@@ -1,0 +1,91 @@
+"""Result files in the reference layout (<BENCH>_EVAL.json, <BENCH>_SUMMARY.json) and reference-log checks."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from unlearn_core.errors import ReferenceLogError
+
+METRIC_DEFINITION_VERSION = "1"
+"""Bumped whenever a metric's definition changes; reference logs of another version are refused."""
+
+CHECKED_MANIFEST_KEYS = ("benchmark", "forget_split", "holdout_split", "data_split", "metric_definition_version")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary file in the same directory, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_finite(data), f, indent=2, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def summary_of(results: dict[str, dict[str, Any]], keys: list[str]) -> dict[str, Any]:
+    """``{key: agg_value}`` for the headline keys that were computed."""
+    return {k: results[k].get("agg_value") for k in keys if k in results}
+
+
+def write_results(
+    out_dir: Path, benchmark: str, results: dict[str, dict[str, Any]], summary_keys: list[str], manifest: dict[str, Any]
+) -> tuple[Path, Path]:
+    """Write ``<BENCH>_EVAL.json`` (every entry plus ``manifest``) and ``<BENCH>_SUMMARY.json``; returns both paths."""
+    prefix = benchmark.upper()
+    eval_path, summary_path = out_dir / f"{prefix}_EVAL.json", out_dir / f"{prefix}_SUMMARY.json"
+    write_json_atomic(eval_path, {**results, "manifest": manifest})
+    write_json_atomic(summary_path, summary_of(results, summary_keys))
+    return eval_path, summary_path
+
+
+def load_reference_logs(path: str | Path, expected: dict[str, Any], required_keys: list[str]) -> dict[str, Any]:
+    """Read a retain model's ``<BENCH>_EVAL.json`` and check it matches this evaluation.
+
+    Missing file, bad JSON, a missing key, or a manifest whose benchmark, split, holdout or metric-definition
+    version differ are errors naming the difference. Logs without a manifest (published by others) are accepted
+    with a warning naming what could not be checked.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ReferenceLogError(f"reference logs not found: {p}")
+    try:
+        logs = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReferenceLogError(f"reference logs {p} are not valid JSON: {exc}") from None
+    if not isinstance(logs, dict):
+        raise ReferenceLogError(f"reference logs {p} must hold a JSON object of metric entries")
+    missing = [k for k in required_keys if k not in logs]
+    if missing:
+        raise ReferenceLogError(f"reference logs {p} lack {', '.join(missing)} (present: {', '.join(sorted(logs))})")
+    manifest = logs.get("manifest")
+    if manifest is None:
+        unchecked = ", ".join(k for k in CHECKED_MANIFEST_KEYS if expected.get(k) is not None)
+        warnings.warn(f"reference logs {p} have no manifest: could not check {unchecked}", stacklevel=2)
+        return logs
+    for key in CHECKED_MANIFEST_KEYS:
+        want, have = expected.get(key), manifest.get(key)
+        if want is not None and have != want:
+            raise ReferenceLogError(f"reference logs {p} were made with {key}={have!r}, this evaluation uses {want!r}")
+    return logs

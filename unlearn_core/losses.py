@@ -1,0 +1,90 @@
+"""Differentiable loss primitives shared by unlearning methods (spec/METHODS.md), in one place so every method
+shifts, masks and reduces the same way.
+
+Conventions: ``labels`` is -100 on prompt and padding; logits at position ``t`` predict token ``t + 1``; log-softmax
+runs in float32 whatever the model dtype; a sequence log-probability is a sum over its target tokens,
+``log pi(y|x) = -NLL_sum``. A batch without any target token makes ``mean_token_nll`` and ``kl_on_targets`` NaN (and
+a sample without one makes ``simnpo_forget_loss`` NaN), so the runner's non-finite-loss check stops on it instead of
+training on nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+
+from unlearn_core.errors import ConfigError
+from unlearn_core.methods import Batch, Reference
+
+IGNORE_INDEX = -100
+RETAIN_LOSS_TYPES = ("NLL", "KL")
+
+
+def shifted_targets(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Causal shift: ``(logits[:, :-1], labels[:, 1:], mask)`` with ``mask = labels[:, 1:] != -100``."""
+    shifted_logits = logits[:, :-1, :]
+    shifted_labels = labels[:, 1:]
+    return shifted_logits, shifted_labels, shifted_labels != IGNORE_INDEX
+
+
+def _token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position NLL ``[B, T-1]`` (0 where masked) and the target mask, after the causal shift."""
+    shifted_logits, shifted_labels, mask = shifted_targets(logits, labels)
+    log_probs = F.log_softmax(shifted_logits.float(), dim=-1)
+    safe_labels = shifted_labels.masked_fill(~mask, 0).unsqueeze(-1)
+    nll = -log_probs.gather(-1, safe_labels).squeeze(-1)
+    # where(), not a product: a masked position with -inf log-probability must not turn the sum into NaN
+    return torch.where(mask, nll, torch.zeros_like(nll)), mask
+
+
+def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample NLL summed over target tokens ``[B]`` (float32) and the number of target tokens ``[B]`` (int64)."""
+    nll, mask = _token_nll(logits, labels)
+    return nll.sum(dim=-1), mask.sum(dim=-1)
+
+
+def mean_token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over every target token of the batch (HF causal-LM loss with ``ignore_index=-100``)."""
+    nll, mask = _token_nll(logits, labels)
+    return nll.sum() / mask.sum()
+
+
+def kl_on_targets(ref_logits: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``KL(pi_ref || pi_theta)`` summed over the vocabulary, averaged over target positions (not prompt/padding)."""
+    shifted_ref, _, mask = shifted_targets(ref_logits.detach(), labels)
+    shifted_logits, _, _ = shifted_targets(logits, labels)
+    ref_log_probs = F.log_softmax(shifted_ref.float(), dim=-1)
+    log_probs = F.log_softmax(shifted_logits.float(), dim=-1)
+    kl = F.kl_div(log_probs, ref_log_probs, reduction="none", log_target=True).sum(dim=-1)
+    return kl[mask].mean()
+
+
+def model_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Logits of ``model`` on a padded causal-LM batch; keys other than input_ids/attention_mask are ignored."""
+    return model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).logits
+
+
+def retain_loss(kind: str, model: torch.nn.Module, retain_batch: Batch, reference: Reference | None) -> torch.Tensor:
+    """The retain term of ``retain_loss_type`` ``kind``: "NLL" (mean token CE) or "KL" (to the reference model)."""
+    if kind == "NLL":
+        return mean_token_nll(model_logits(model, retain_batch), retain_batch["labels"])
+    if kind == "KL":
+        if reference is None:
+            raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
+        ref_logits = reference.logits(retain_batch)
+        return kl_on_targets(ref_logits, model_logits(model, retain_batch), retain_batch["labels"])
+    raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
+
+
+def npo_forget_loss(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.Tensor:
+    """NPO forget term ``-(2/beta) * mean_i log sigmoid(-beta * (logp_i - ref_logp_i))`` (sequence log-probs)."""
+    log_ratio = logp - ref_logp.detach().to(device=logp.device, dtype=logp.dtype)
+    return -(2.0 / beta) * F.logsigmoid(-beta * log_ratio).mean()
+
+
+def simnpo_forget_loss(nll_sum: torch.Tensor, num_targets: torch.Tensor, beta: float, delta: float) -> torch.Tensor:
+    """SimNPO forget term ``-(2/beta) * mean_i log sigmoid(beta * (NLL_sum_i / |y_i| - delta))``."""
+    mean_nll = nll_sum / num_targets.to(nll_sum.dtype)
+    return -(2.0 / beta) * F.logsigmoid(beta * (mean_nll - delta)).mean()

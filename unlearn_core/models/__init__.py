@@ -1,0 +1,1 @@
+"""Models: presets, HF loading, and the embedded tiny Llama."""

@@ -1,0 +1,153 @@
+"""Build (once) and cache the embedded default models of a benchmark: base, target, retain and their evaluations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
+from unlearn_core.data import PromptTemplate
+from unlearn_core.default_plugins.models import uses_embedded_model  # noqa: F401  (re-exported)
+from unlearn_core.models.tiny import build_tiny_llama, train_tokenizer
+from unlearn_core.plugins import Plugins
+
+CACHE_ENV = "UNLEARN_CACHE_DIR"
+RECIPE_VERSION = "1"
+
+
+@dataclass
+class EmbeddedModels:
+    """Paths of the cached embedded artefacts for one benchmark setting."""
+
+    target: Path
+    retain: Path
+    target_eval: Path
+    retain_eval: Path
+
+
+def cache_root(cfg: dict[str, Any]) -> Path:
+    """``paths.cache_dir``, else ``$UNLEARN_CACHE_DIR``, else ``~/.cache/unlearn``."""
+    root = cfg["paths"].get("cache_dir") or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "unlearn"
+    return Path(root).expanduser()
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class EmbeddedBuilder:
+    """Builds each artefact into a temporary directory and renames it into the cache when complete."""
+
+    def __init__(self, bench: Benchmark, cfg: dict[str, Any], plugins: Plugins) -> None:
+        self.bench = bench
+        self.cfg = cfg
+        self.plugins = plugins
+        self.recipe: EmbeddedRecipe = bench.embedded_recipe(cfg)
+        self.root = cache_root(cfg) / bench.name
+
+    def _entry(self, name: str, key: str, build: Any) -> Path:
+        path = self.root / f"{name}-{key}"
+        if (path / ".complete").exists():
+            return path
+        tmp = self.root / f".{name}-{key}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            build(tmp)
+            (tmp / ".complete").write_text("ok\n")
+            shutil.rmtree(path, ignore_errors=True)
+            tmp.rename(path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return path
+
+    def base_key(self) -> str:
+        """Cache key of the tokenizer + base model."""
+        r = self.recipe
+        return _digest(RECIPE_VERSION, r.key, r.size.as_dict(), r.base_args, self.cfg["model"]["template_args"])
+
+    def base(self) -> Path:
+        """Tokenizer trained on the corpus + tiny Llama trained on the base rows."""
+        return self._entry("base", self.base_key(), self._build_base)
+
+    def _build_base(self, out: Path) -> None:
+        from unlearn_core.pipeline.finetune import finetune_in_memory
+
+        _say(f"[{self.bench.name}] building the embedded tiny model (first run only): tokenizer and base model")
+        tokenizer = train_tokenizer(self.recipe.tokenizer_corpus(), self.recipe.size.vocab_size)
+        model = build_tiny_llama(tokenizer, self.recipe.size, self.cfg["seed"])
+        template = PromptTemplate(tokenizer, self.cfg["model"]["template_args"], self.cfg["data"]["max_length"])
+        rows = self.recipe.base_rows(template)
+        finetune_in_memory(model, tokenizer, rows, self.cfg, self.recipe.base_args, f"{self.bench.name} base model")
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+
+    def finetuned(self, role: str) -> Path:
+        """The target (``role='target'``) or retain model, finetuned from the base model."""
+        base = self.base()
+        split = self.cfg.get("retain_split") if role == "retain" else None
+        key = _digest(self.base_key(), role, split, self.recipe.finetune_args, self.cfg["data"]["max_length"])
+        return self._entry(role, key, lambda out: self._build_finetuned(base, role, out))
+
+    def _build_finetuned(self, base: Path, role: str, out: Path) -> None:
+        from unlearn_core.pipeline.finetune import finetune_in_memory
+        from unlearn_core.pipeline.models import load_model_and_tokenizer
+
+        cfg = {**self.cfg, "data": {**self.cfg["data"], "train": role}}
+        model, tokenizer = load_model_and_tokenizer(_with_model(cfg, str(base)), str(base))
+        template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
+        rows = self.bench.finetune_data(cfg, template)
+        finetune_in_memory(model, tokenizer, rows, cfg, self.recipe.finetune_args, f"{self.bench.name} {role} model")
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+
+    def evaluation(self, role: str, model_dir: Path, reference: Path | None) -> Path:
+        """Cached evaluation of a cached model (the retain model is its own reference)."""
+        from unlearn_core.pipeline.evaluate import eval_manifest, evaluate_model, read_reference
+        from unlearn_core.pipeline.models import load_model_and_tokenizer
+
+        suite = self.bench.eval_suite(self.cfg)
+        manifest = eval_manifest(_with_model(self.cfg, self.cfg["model"]["name"]), suite, self.bench.manifest(self.cfg))
+        key = _digest(model_dir.name, str(reference), manifest, self.cfg["eval"]["metrics"])
+
+        def build(out: Path) -> None:
+            _say(f"[{self.bench.name}] evaluating the {role} model")
+            model, tokenizer = load_model_and_tokenizer(_with_model(self.cfg, str(model_dir)), str(model_dir))
+            ref = read_reference(self.cfg, reference, manifest, self.bench.reference_keys) if reference else None
+            evaluate_model(
+                model,
+                tokenizer,
+                self.cfg,
+                suite,
+                self.plugins,
+                manifest=manifest,
+                reference_logs=ref,
+                out_dir=out,
+                self_reference=reference is None,
+            )
+
+        entry = self._entry(f"{role}-eval", key, build)
+        return entry / f"{self.bench.name.upper()}_EVAL.json"
+
+    def all(self) -> EmbeddedModels:
+        """Target and retain models and their evaluations (the retain evaluation is the reference)."""
+        target, retain = self.finetuned("target"), self.finetuned("retain")
+        retain_eval = self.evaluation("retain", retain, None)
+        target_eval = self.evaluation("target", target, retain_eval)
+        return EmbeddedModels(target, retain, target_eval, retain_eval)
+
+
+def _with_model(cfg: dict[str, Any], path: str) -> dict[str, Any]:
+    model = {**cfg["model"], "model_args": {**cfg["model"]["model_args"], "pretrained_model_name_or_path": path}}
+    model["tokenizer_args"] = {"pretrained_model_name_or_path": None}
+    return {**cfg, "model": model}

@@ -1,0 +1,104 @@
+"""Process-wide setup: the Accelerator, seeding, quiet third-party logs, provenance of a run."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+_ACCELERATOR: Any = None
+
+
+def quiet_libraries() -> None:
+    """Silence import-time and progress noise of transformers/datasets/DeepSpeed (our own bars stay)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def get_accelerator(mixed_precision: str = "no") -> Any:
+    """One Accelerator per process (Accelerate keeps global state); gloo when there is no CUDA."""
+    global _ACCELERATOR
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs
+
+    if _ACCELERATOR is not None and _ACCELERATOR.mixed_precision == mixed_precision:
+        return _ACCELERATOR
+    if _ACCELERATOR is not None:
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(reset_partial_state=False)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    handlers = [InitProcessGroupKwargs(backend="gloo")] if distributed and not torch.cuda.is_available() else []
+    _ACCELERATOR = Accelerator(mixed_precision=mixed_precision, kwargs_handlers=handlers)
+    return _ACCELERATOR
+
+
+def mixed_precision_for(args: dict[str, Any]) -> str:
+    """``bf16``/``fp16`` when asked for and supported on this device, else ``no``."""
+    import torch
+
+    if args.get("bf16"):
+        if torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
+            return "no"
+        return "bf16"
+    if args.get("fp16") and torch.cuda.is_available():
+        return "fp16"
+    return "no"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def git_commit(path: Path) -> str | None:
+    """The git commit of ``path``'s repository, when there is one."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def provenance(cfg: dict[str, Any], plugin_versions: dict[str, str], accelerator: Any) -> dict[str, Any]:
+    """What makes a run reproducible and comparable: versions, seed, world size, batch, dtype, device, commit."""
+    args = cfg["trainer"]["args"]
+    world = accelerator.num_processes if accelerator is not None else 1
+    packages = {}
+    for dist in ("unlearn-core", "torch", "transformers", "accelerate", "datasets", "deepspeed"):
+        try:
+            packages[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return {
+        "packages": packages,
+        "plugins": plugin_versions,
+        "seed": cfg["seed"],
+        "world_size": world,
+        "effective_batch_size": args["per_device_train_batch_size"] * args["gradient_accumulation_steps"] * world,
+        "dtype": cfg["model"]["model_args"].get("torch_dtype"),
+        "mixed_precision": accelerator.mixed_precision if accelerator is not None else "no",
+        "device": str(accelerator.device) if accelerator is not None else "cpu",
+        "python": platform.python_version(),
+        "git_commit": git_commit(Path(__file__).resolve().parent),
+    }

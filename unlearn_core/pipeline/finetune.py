@@ -1,0 +1,38 @@
+"""Finetuning: the base/target/retain models of the embedded default and ``unlearn train``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unlearn_core.data import Tokenized
+from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
+from unlearn_core.training.batches import FinetuneBatches
+from unlearn_core.training.loop import TrainResult, train
+
+
+def finetune_in_memory(
+    model: Any,
+    tokenizer: Any,
+    rows: list[Tokenized],
+    cfg: dict[str, Any],
+    arg_overrides: dict[str, Any],
+    description: str,
+    log_path: Any = None,
+) -> TrainResult:
+    """Train ``model`` on ``rows`` with cross-entropy on the targets; ``arg_overrides`` patch ``trainer.args``."""
+    args = {**cfg["trainer"]["args"], **arg_overrides}
+    seed_everything(args["seed"])
+    accelerator = get_accelerator(mixed_precision_for(args))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    batches = FinetuneBatches(
+        rows,
+        args["per_device_train_batch_size"],
+        pad,
+        args["seed"],
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
+    )
+    model.to(accelerator.device)
+    result = train(model, batches, args, accelerator=accelerator, log_path=log_path, description=description)
+    accelerator.free_memory()
+    return result

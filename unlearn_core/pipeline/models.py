@@ -1,0 +1,27 @@
+"""Which model a command starts from, and loading it with its tokenizer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from unlearn_core.models.loading import load_causal_lm, load_tokenizer
+
+
+def resolve_model_dir(path: str) -> str:
+    """Accept our run directories too: ``saves/unlearn/x`` holds the model in ``saves/unlearn/x/model``."""
+    p = Path(path).expanduser()
+    if p.is_dir() and not (p / "config.json").exists() and (p / "model" / "config.json").exists():
+        return str(p / "model")
+    return path
+
+
+def load_model_and_tokenizer(cfg: dict[str, Any], path: str) -> tuple[Any, Any]:
+    """Load the causal LM at ``path`` and its tokenizer (``model.tokenizer_args`` may point elsewhere)."""
+    path = resolve_model_dir(path)
+    model_cfg = cfg["model"]
+    trust = bool(model_cfg.get("trust_remote_code", False))
+    tok_path = model_cfg["tokenizer_args"].get("pretrained_model_name_or_path") or path
+    tokenizer = load_tokenizer(resolve_model_dir(tok_path), trust)
+    model = load_causal_lm(path, model_cfg["model_args"], trust)
+    return model, tokenizer

@@ -1,0 +1,1 @@
+"""The shared training loop (finetuning and unlearning) on HuggingFace Accelerate."""

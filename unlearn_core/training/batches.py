@@ -1,0 +1,80 @@
+"""Batch orders: shuffled finetuning batches and the forget/retain pairing of the unlearning protocol."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from unlearn_core.data import Tokenized, collate
+
+
+def _generator(seed: int, epoch: int, rank: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(seed * 1_000_003 + epoch * 7919 + rank * 104_729)
+    return g
+
+
+@dataclass
+class FinetuneBatches:
+    """Each epoch, a seeded shuffle of the samples, split across ranks, cut into micro-batches."""
+
+    samples: Sequence[Tokenized]
+    batch_size: int
+    pad_id: int
+    seed: int
+    rank: int = 0
+    world_size: int = 1
+
+    def per_rank(self) -> int:
+        """Samples each rank sees per epoch."""
+        return math.ceil(len(self.samples) / self.world_size)
+
+    def __len__(self) -> int:
+        return math.ceil(self.per_rank() / self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+        """Micro-batches of one epoch for this rank (the same global order on every rank)."""
+        order = torch.randperm(len(self.samples), generator=_generator(self.seed, epoch, 0)).tolist()
+        order = order[self.rank :: self.world_size]
+        for start in range(0, len(order), self.batch_size):
+            yield collate([self.samples[i] for i in order[start : start + self.batch_size]], self.pad_id)
+
+
+@dataclass
+class ForgetRetainBatches:
+    """One epoch = one pass over the forget set; each forget sample gets a uniformly drawn retain sample.
+
+    Retain draws are with replacement, redrawn every epoch, from a generator seeded per data-parallel rank, so ranks
+    draw different retain samples (reproducible for a given seed and world size).
+    """
+
+    forget: Sequence[Tokenized]
+    retain: Sequence[Tokenized]
+    batch_size: int
+    pad_id: int
+    seed: int
+    rank: int = 0
+    world_size: int = 1
+
+    def __len__(self) -> int:
+        return math.ceil(math.ceil(len(self.forget) / self.world_size) / self.batch_size)
+
+    def pairs(self, epoch: int) -> list[tuple[int, int]]:
+        """(forget index, retain index) pairs this rank trains on in ``epoch``."""
+        order = torch.randperm(len(self.forget), generator=_generator(self.seed, epoch, 0)).tolist()
+        mine = order[self.rank :: self.world_size]
+        draws = torch.randint(len(self.retain), (len(mine),), generator=_generator(self.seed + 1, epoch, self.rank))
+        return list(zip(mine, draws.tolist()))
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, dict[str, torch.Tensor]]]:
+        """``{"forget": batch, "retain": batch}`` micro-batches of one epoch."""
+        pairs = self.pairs(epoch)
+        for start in range(0, len(pairs), self.batch_size):
+            chunk = pairs[start : start + self.batch_size]
+            yield {
+                "forget": collate([self.forget[f] for f, _ in chunk], self.pad_id),
+                "retain": collate([self.retain[r] for _, r in chunk], self.pad_id),
+            }
