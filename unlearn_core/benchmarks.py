@@ -18,7 +18,9 @@ class EmbeddedRecipe:
 
     ``key`` holds everything the result depends on (it names the cache entry). The base model learns
     ``base_rows`` (general knowledge); the target model is finetuned from it on ``data.train=target``, the retain
-    model on ``data.train=retain``, both with ``finetune_args`` (trainer.args overrides).
+    model on ``data.train=retain``, both with ``finetune_args`` (trainer.args overrides). A tiny model forgets its
+    general knowledge when finetuned at a high learning rate (a 7B model at 1e-5 does not), so when ``replay`` is
+    true the base rows are mixed into finetuning to keep what model utility measures.
     """
 
     key: dict[str, Any]
@@ -26,6 +28,7 @@ class EmbeddedRecipe:
     base_rows: Callable[[PromptTemplate], list[Tokenized]]
     base_args: dict[str, Any]
     finetune_args: dict[str, Any]
+    replay: bool = True
     size: TinyLlamaSize = field(default_factory=TinyLlamaSize)
 
 

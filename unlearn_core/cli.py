@@ -84,7 +84,15 @@ def list_plugins(as_json: bool) -> None:
     rows = []
     for info in plugins.infos:
         provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in info.provides.items() if v)
-        rows.append([info.name, info.distribution, info.version, info.entry_point, info.error and f"FAILED: {info.error}" or provides])
+        rows.append(
+            [
+                info.name,
+                info.distribution,
+                info.version,
+                info.entry_point,
+                info.error and f"FAILED: {info.error}" or provides,
+            ]
+        )
     click.echo(render_table(["plugin", "distribution", "version", "entry point", "provides"], rows))
     for info in plugins.failures():
         if _State.verbose and info.traceback:

@@ -19,7 +19,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 @hookspec
 def register_benchmarks(register: Any) -> None:
-    """Register benchmarks: ``register(TofuBenchmark())``.
+    """Register benchmarks: ``register("tofu", TofuBenchmark())``.
 
     A benchmark (a ``unlearn_core.Benchmark``) bundles its data sets, the embedded synthetic default, its
     evaluation metrics, summary keys and experiment presets such as ``unlearn/tofu/default``.
@@ -28,7 +28,7 @@ def register_benchmarks(register: Any) -> None:
 
 @hookspec
 def register_methods(register: Any) -> None:
-    """Register unlearning methods: ``register(NPO)`` or ``register(NPO, aliases=("npo",))``.
+    """Register unlearning methods: ``register("NPO", NPO, aliases=("npo",))``.
 
     A method is a subclass of ``unlearn_core.UnlearningMethod``; it computes a loss from a forget/retain batch and
     never owns a training loop.
@@ -37,7 +37,7 @@ def register_methods(register: Any) -> None:
 
 @hookspec
 def register_metrics(register: Any) -> None:
-    """Register evaluation metrics: ``register(Metric(name="probability", compute=..., needs=...))``.
+    """Register evaluation metrics: ``register("probability", Metric("probability", compute))``.
 
     A metric is a function of the per-sample statistics that the evaluation engine computes in one pass, so a new
     metric adds a function, not another pass over the data.
@@ -46,7 +46,7 @@ def register_metrics(register: Any) -> None:
 
 @hookspec
 def register_models(register: Any) -> None:
-    """Register model presets: ``register(ModelPreset(name="Llama-3.2-1B-Instruct", model_args=..., template_args=...))``.
+    """Register model presets: ``register("Llama-3.2-1B-Instruct", ModelPreset("Llama-3.2-1B-Instruct", hub_id))``.
 
     A preset names a model and its template so ``model=<name>`` selects both.
     """
@@ -54,7 +54,7 @@ def register_models(register: Any) -> None:
 
 @hookspec
 def register_datasets(register: Any) -> None:
-    """Register named data sources: ``register(DatasetSource(name="TOFU_QA_full", load=...))``.
+    """Register named data sources: ``register("TOFU_QA_full", source)``.
 
     Data sources can be referred to by name in ``data.forget=`` / ``data.retain=`` overrides.
     """

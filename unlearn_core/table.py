@@ -33,4 +33,6 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def summary_table(rows: dict[str, dict[str, Any]], columns: Sequence[str]) -> str:
     """One row per model (target, retain, unlearned) and one column per headline metric."""
-    return render_table(["model", *columns], [[name, *(values.get(c) for c in columns)] for name, values in rows.items()])
+    return render_table(
+        ["model", *columns], [[name, *(values.get(c) for c in columns)] for name, values in rows.items()]
+    )

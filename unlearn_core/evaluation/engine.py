@@ -198,7 +198,9 @@ class EvaluationEngine:
         if self.reference_logs is None:
             raise ReferenceLogError(f"'{key}' needs reference logs (retain_logs_path)")
         if key not in self.reference_logs:
-            raise ReferenceLogError(f"reference logs have no '{key}' entry; they hold: {', '.join(self.reference_logs)}")
+            raise ReferenceLogError(
+                f"reference logs have no '{key}' entry; they hold: {', '.join(self.reference_logs)}"
+            )
         return self.reference_logs[key]
 
     def run(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -43,7 +43,7 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     start = _start_model(cfg, builder, "base")
     model, tokenizer = load_model_and_tokenizer(cfg.values, start)
     template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
-    rows = bench.finetune_data(cfg.values, template)
+    rows = builder.finetune_rows(cfg.values, template) if builder else bench.finetune_data(cfg.values, template)
     overrides = builder.recipe.finetune_args if builder else {}
     result = finetune_in_memory(
         model, tokenizer, rows, cfg.values, overrides, f"finetune {cfg.benchmark}", cfg.output_dir / "train_log.jsonl"
@@ -84,7 +84,13 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     model, tokenizer = load_model_and_tokenizer(cfg.values, start)
     model.to(get_accelerator("no").device)
     evaluation = evaluate_model(
-        model, tokenizer, cfg.values, suite, plugins, manifest=manifest, reference_logs=reference,
+        model,
+        tokenizer,
+        cfg.values,
+        suite,
+        plugins,
+        manifest=manifest,
+        reference_logs=reference,
         out_dir=cfg.output_dir,
     )
     record_provenance(cfg, plugins, get_accelerator("no"), {"model": start})
@@ -103,7 +109,9 @@ def _require_reference(cfg: ExperimentConfig, plugins: Plugins, suite: Any, refe
 
     if reference is not None:
         return
-    needing = [k for k in selected_keys(cfg.values, suite) if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
+    needing = [
+        k for k in selected_keys(cfg.values, suite) if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs
+    ]
     if needing:
         raise ReferenceLogError(
             f"{', '.join(needing)} need the retain model's logs: pass retain_logs_path=<{suite.benchmark.upper()}"
@@ -139,11 +147,19 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     model.to(accelerator.device)
     rows: dict[str, dict[str, Any]] = {}
     if embedded is not None:
-        rows["target"] = summary_from_logs(read_reference(cfg.values, embedded.target_eval, manifest, []), suite.summary_keys)
+        rows["target"] = summary_from_logs(
+            read_reference(cfg.values, embedded.target_eval, manifest, []), suite.summary_keys
+        )
     elif cfg.get("eval.include_target"):
         t = time.perf_counter()
         target_eval = evaluate_model(
-            model, tokenizer, cfg.values, suite, plugins, manifest=manifest, reference_logs=reference_logs,
+            model,
+            tokenizer,
+            cfg.values,
+            suite,
+            plugins,
+            manifest=manifest,
+            reference_logs=reference_logs,
             out_dir=cfg.output_dir / "evals" / "target",
         )
         rows["target"] = target_eval.summary
@@ -164,15 +180,27 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         device=accelerator.device,
     )
     batches = ForgetRetainBatches(
-        forget, retain, args["per_device_train_batch_size"], pad, args["seed"],
-        rank=accelerator.process_index, world_size=accelerator.num_processes,
+        forget,
+        retain,
+        args["per_device_train_batch_size"],
+        pad,
+        args["seed"],
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
     )
     evaluations_log = cfg.output_dir / "eval_log.jsonl"
 
     def evaluate_during(current: Any, step: int, epoch: float) -> dict[str, Any]:
         e = evaluate_model(
-            accelerator.unwrap_model(current), tokenizer, cfg.values, suite, plugins, manifest=manifest,
-            reference_logs=reference_logs, out_dir=None, progress=False,
+            accelerator.unwrap_model(current),
+            tokenizer,
+            cfg.values,
+            suite,
+            plugins,
+            manifest=manifest,
+            reference_logs=reference_logs,
+            out_dir=None,
+            progress=False,
         )
         record = {"step": step, "epoch": epoch, **e.summary}
         import json
@@ -182,8 +210,14 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         return record
 
     result = train(
-        model, batches, args, accelerator=accelerator, method=method, reference=reference,
-        log_path=cfg.output_dir / "train_log.jsonl", evaluate=evaluate_during,
+        model,
+        batches,
+        args,
+        accelerator=accelerator,
+        method=method,
+        reference=reference,
+        log_path=cfg.output_dir / "train_log.jsonl",
+        evaluate=evaluate_during,
         description=f"unlearn {cfg.benchmark} with {method.name}",
     )
     timings["unlearn"] = result.seconds
@@ -191,7 +225,13 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     save_model_atomic(model, tokenizer, cfg.output_dir / "model")
     t = time.perf_counter()
     final = evaluate_model(
-        model, tokenizer, cfg.values, suite, plugins, manifest=manifest, reference_logs=reference_logs,
+        model,
+        tokenizer,
+        cfg.values,
+        suite,
+        plugins,
+        manifest=manifest,
+        reference_logs=reference_logs,
         out_dir=cfg.output_dir / "evals",
     )
     timings["eval"] = time.perf_counter() - t

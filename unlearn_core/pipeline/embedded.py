@@ -96,7 +96,9 @@ class EmbeddedBuilder:
         """The target (``role='target'``) or retain model, finetuned from the base model."""
         base = self.base()
         split = self.cfg.get("retain_split") if role == "retain" else None
-        key = _digest(self.base_key(), role, split, self.recipe.finetune_args, self.cfg["data"]["max_length"])
+        key = _digest(
+            self.base_key(), role, split, self.recipe.finetune_args, self.recipe.replay, self.cfg["data"]["max_length"]
+        )
         return self._entry(role, key, lambda out: self._build_finetuned(base, role, out))
 
     def _build_finetuned(self, base: Path, role: str, out: Path) -> None:
@@ -106,10 +108,20 @@ class EmbeddedBuilder:
         cfg = {**self.cfg, "data": {**self.cfg["data"], "train": role}}
         model, tokenizer = load_model_and_tokenizer(_with_model(cfg, str(base)), str(base))
         template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
-        rows = self.bench.finetune_data(cfg, template)
+        rows = self.finetune_rows(cfg, template)
         finetune_in_memory(model, tokenizer, rows, cfg, self.recipe.finetune_args, f"{self.bench.name} {role} model")
         model.save_pretrained(out, safe_serialization=True)
         tokenizer.save_pretrained(out)
+
+    def finetune_rows(self, cfg: dict[str, Any], template: PromptTemplate) -> list[Any]:
+        """The benchmark's finetuning rows, plus the base rows when the recipe replays them."""
+        from unlearn_core.data import Tokenized
+
+        rows = self.bench.finetune_data(cfg, template)
+        if self.recipe.replay:
+            extra = self.recipe.base_rows(template)
+            rows = rows + [Tokenized(r.prompt_ids, r.target_ids, len(rows) + i) for i, r in enumerate(extra)]
+        return rows
 
     def evaluation(self, role: str, model_dir: Path, reference: Path | None) -> Path:
         """Cached evaluation of a cached model (the retain model is its own reference)."""

@@ -50,6 +50,11 @@ EMBEDDED_FINETUNE_ARGS = {
 }
 EMBEDDED_BASE_ARGS = {**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": 30}
 TRAIN_CHOICES = ("target", "retain", "full")
+RECIPE_KEYS = {
+    "base_epochs": EMBEDDED_BASE_ARGS["num_train_epochs"],
+    "finetune_epochs": EMBEDDED_FINETUNE_ARGS["num_train_epochs"],
+}
+"""``data.embedded.*`` keys that size the embedded model's training (the others size the generated data)."""
 
 
 class TofuBenchmark(Benchmark):
@@ -97,12 +102,14 @@ class TofuBenchmark(Benchmark):
         if train is not None and train not in TRAIN_CHOICES:
             raise ConfigError(unknown_message("TOFU data.train", str(train), TRAIN_CHOICES))
         for key in cfg["data"]["embedded"]:
-            if key not in embedded.EMBEDDED_DEFAULTS:
-                raise ConfigError(unknown_message("data.embedded key", key, embedded.EMBEDDED_DEFAULTS))
+            if key not in embedded.EMBEDDED_DEFAULTS and key not in RECIPE_KEYS:
+                choices = [*embedded.EMBEDDED_DEFAULTS, *RECIPE_KEYS]
+                raise ConfigError(unknown_message("data.embedded key", key, choices))
 
     # ---- data -----------------------------------------------------------------------------------------------------
     def _embedded_args(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        return {**embedded.EMBEDDED_DEFAULTS, **cfg["data"]["embedded"]}
+        given = {k: v for k, v in cfg["data"]["embedded"].items() if k not in RECIPE_KEYS}
+        return {**embedded.EMBEDDED_DEFAULTS, **given}
 
     def _load(self, cfg: dict[str, Any], config: str) -> list[dict[str, Any]]:
         return load_tofu_config(cfg["data"]["source"], config, embedded_args=self._embedded_args(cfg))
@@ -150,10 +157,11 @@ class TofuBenchmark(Benchmark):
             rows = embedded.base_training_rows(args["seed"])
             return [template.qa(r["question"], r["answer"], i) for i, r in enumerate(rows)]
 
+        recipe = {**RECIPE_KEYS, **{k: v for k, v in cfg["data"]["embedded"].items() if k in RECIPE_KEYS}}
         return EmbeddedRecipe(
             key={"tofu": args},
             tokenizer_corpus=corpus,
             base_rows=base_rows,
-            base_args=EMBEDDED_BASE_ARGS,
-            finetune_args=EMBEDDED_FINETUNE_ARGS,
+            base_args={**EMBEDDED_BASE_ARGS, "num_train_epochs": recipe["base_epochs"]},
+            finetune_args={**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": recipe["finetune_epochs"]},
         )
