@@ -11,6 +11,7 @@ from unlearn_core.errors import ConfigError
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.suggest import unknown_message
 from unlearn_tofu import embedded
+from unlearn_tofu.schema import TOFU_CONFIG_NAMES
 from unlearn_tofu.sources import EMBEDDED_SOURCE, load_tofu_config
 from unlearn_tofu.splits import evaluation_configs, resolve_splits
 from unlearn_tofu.suite import TABLE_COLUMNS, tofu_suite
@@ -101,6 +102,12 @@ class TofuBenchmark(Benchmark):
         train = cfg["data"].get("train")
         if train is not None and train not in TRAIN_CHOICES:
             raise ConfigError(unknown_message("TOFU data.train", str(train), TRAIN_CHOICES))
+        for key in ("forget", "retain"):
+            name = cfg["data"].get(key)
+            if name is not None and name not in TOFU_CONFIG_NAMES:
+                raise ConfigError(unknown_message(f"TOFU config for data.{key}", str(name), TOFU_CONFIG_NAMES))
+        if cfg["data"].get("anchor") not in (None, "forget"):
+            raise ConfigError("data.anchor: TOFU unlearning iterates over the forget set; only 'forget' is supported")
         for key in cfg["data"]["embedded"]:
             if key not in embedded.EMBEDDED_DEFAULTS and key not in RECIPE_KEYS:
                 choices = [*embedded.EMBEDDED_DEFAULTS, *RECIPE_KEYS]
@@ -121,9 +128,9 @@ class TofuBenchmark(Benchmark):
         return [template.qa(r["question"], r["answer"], i) for i, r in enumerate(self._load(cfg, config))]
 
     def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
-        """``forgetXX`` and ``retainXX``."""
-        forget = self._load(cfg, cfg["forget_split"])
-        retain = self._load(cfg, cfg["retain_split"])
+        """``forgetXX`` and ``retainXX`` (or the configs named by ``data.forget`` / ``data.retain``)."""
+        forget = self._load(cfg, cfg["data"].get("forget") or cfg["forget_split"])
+        retain = self._load(cfg, cfg["data"].get("retain") or cfg["retain_split"])
         return (
             [template.qa(r["question"], r["answer"], i) for i, r in enumerate(forget)],
             [template.qa(r["question"], r["answer"], i) for i, r in enumerate(retain)],
