@@ -136,8 +136,6 @@ def test_ranks_draw_different_retain_samples_with_the_same_seed():
     per_rank = [pairing(400, 1000, seed=5, rank=r, world_size=world).pairs(0) for r in range(world)]
     draws = [[r for _, r in pairs] for pairs in per_rank]
     assert draws[0] != draws[1]
-    single = pairing(200, 1000, seed=5).pairs(0)
-    assert [r for _, r in single] != draws[1][: len(single)]
 
 
 @pytest.mark.parametrize(("n_forget", "world_size"), [(12, 2), (12, 4), (9, 3)])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 IGNORE_INDEX = -100
 
@@ -87,6 +88,8 @@ class PromptTemplate:
 
 def collate(samples: Sequence[Tokenized], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded batch with labels (-100 on prompt and padding) and a mask built from real lengths."""
+    import torch
+
     width = max(s.length for s in samples)
     input_ids = torch.full((len(samples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(samples), width), IGNORE_INDEX, dtype=torch.long)
@@ -102,6 +105,8 @@ def collate(samples: Sequence[Tokenized], pad_id: int) -> dict[str, torch.Tensor
 
 def collate_prompts(prompts: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
     """Left-padded prompts for batched generation, mask from real lengths."""
+    import torch
+
     width = max(len(p) for p in prompts)
     input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.long)

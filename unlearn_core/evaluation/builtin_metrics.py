@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from unlearn_core.errors import ReferenceLogError
-from unlearn_core.evaluation.suite import Metric, MetricEntry
+from unlearn_core.evaluation.suite import MetricEntry
 from unlearn_core.metrics import forget_quality as fq
 from unlearn_core.metrics import memorization, mia
+from unlearn_core.metrics import truth_ratio as tr_math
 from unlearn_core.metrics.rouge import rouge_scores
-from unlearn_core.metrics.truth_ratio import aggregate_truth_ratio, probability_normalised, truth_ratios
 
 
 def _clean(value: float) -> float | None:
@@ -39,11 +39,11 @@ def probability(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
     return {"agg_value": _mean([v["prob"] for v in by_index.values()]), "value_by_index": by_index}
 
 
-def probability_normalised_metric(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+def probability_normalised(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
     """Q_A_Prob_normalised: P(correct) / (P(correct) + sum of P(perturbed))."""
     correct = _avg_losses(ctx.stats(entry.dataset, entry.args.get("correct", "answer")))
     wrong = _avg_losses(ctx.stats(entry.dataset, entry.args.get("wrong", "perturbed_answer")))
-    scores = probability_normalised(correct, wrong)
+    scores = tr_math.probability_normalised(correct, wrong)
     by_index = {str(i): {"prob": _clean(float(s))} for i, s in enumerate(scores)}
     return {"agg_value": _mean([float(s) for s in scores]), "value_by_index": by_index}
 
@@ -52,9 +52,12 @@ def truth_ratio(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
     """Truth ratio P_wrong / P_correct per sample (raw), aggregated as ``closer_to_1_better`` or ``true_better``."""
     correct = _avg_losses(ctx.stats(entry.dataset, entry.args.get("correct", "paraphrased_answer")))
     wrong = _avg_losses(ctx.stats(entry.dataset, entry.args.get("wrong", "perturbed_answer")))
-    tr = truth_ratios(correct, wrong)
+    tr = tr_math.truth_ratios(correct, wrong)
     by_index = {str(i): {"score": _clean(float(v))} for i, v in enumerate(tr)}
-    return {"agg_value": _clean(aggregate_truth_ratio(tr, entry.args["aggregator"])), "value_by_index": by_index}
+    return {
+        "agg_value": _clean(tr_math.aggregate_truth_ratio(tr, entry.args["aggregator"])),
+        "value_by_index": by_index,
+    }
 
 
 def rouge(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
@@ -162,19 +165,11 @@ def _memorization(fn: Any) -> Any:
     return compute
 
 
-def builtin_metrics() -> list[Metric]:
-    """Every metric the core ships."""
-    metrics = [
-        Metric("probability", probability, "mean per-sample exp(-avg_loss) of an answer field"),
-        Metric("probability_normalised", probability_normalised_metric, "P(correct)/(P(correct)+sum P(perturbed))"),
-        Metric("truth_ratio", truth_ratio, "P(perturbed)/P(correct) per sample, aggregated"),
-        Metric("rouge", rouge, "ROUGE of greedy generations against the ground truth"),
-        Metric("forget_quality", forget_quality, "KS-test p-value against the retain model", True),
-        Metric("harmonic_mean", harmonic_mean, "harmonic mean of other metrics (model utility)"),
-        Metric("privleak", privleak, "relative MIA AUC gap against the retain model", True),
-        Metric("extraction_strength", _memorization(memorization.extraction_strength), "extraction strength"),
-        Metric("exact_memorization", _memorization(memorization.exact_memorization), "exact memorization"),
-    ]
-    for kind in ("loss", "zlib", "min_k", "min_k_plus_plus", "gradnorm", "reference"):
-        metrics.append(Metric(f"mia_{kind}", _mia_metric(kind), f"membership-inference attack: {kind}"))
-    return metrics
+extraction_strength = _memorization(memorization.extraction_strength)
+exact_memorization = _memorization(memorization.exact_memorization)
+mia_loss = _mia_metric("loss")
+mia_zlib = _mia_metric("zlib")
+mia_min_k = _mia_metric("min_k")
+mia_min_k_plus_plus = _mia_metric("min_k_plus_plus")
+mia_gradnorm = _mia_metric("gradnorm")
+mia_reference = _mia_metric("reference")

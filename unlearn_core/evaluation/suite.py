@@ -33,6 +33,25 @@ class MetricEntry:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+class LazyFunction:
+    """A function named ``module:attr``, imported on first call (keeps plugin registration free of torch)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fn: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fn is None:
+            import importlib
+
+            module, _, attr = self.path.partition(":")
+            self._fn = getattr(importlib.import_module(module), attr)
+        return self._fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LazyFunction({self.path!r})"
+
+
 @dataclass
 class Metric:
     """A registered metric: ``compute(context, entry)`` returns a result dict in the reference layout."""

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from unlearn_core import LossOutput, Reference, UnlearningMethod
-from unlearn_core.losses import RETAIN_LOSS_TYPES, mean_token_nll, model_logits, retain_loss
 from unlearn_core.methods import Batch
+
+if TYPE_CHECKING:
+    import torch
+
+RETAIN_LOSS_TYPES = ("NLL", "KL")
 
 
 def forget_ascent_loss(model: torch.nn.Module, forget: Batch) -> torch.Tensor:
     """``-CE_mean(forget)``: the negated mean token cross-entropy over the forget batch's targets."""
-    return -mean_token_nll(model_logits(model, forget), forget["labels"])
+    from unlearn_core import losses
+
+    return -losses.mean_token_nll(losses.model_logits(model, forget), forget["labels"])
 
 
 class GradAscent(UnlearningMethod):
@@ -44,8 +48,10 @@ class GradDiff(UnlearningMethod):
 
     def compute_loss(self, model: torch.nn.Module, batch: dict[str, Batch], reference: Reference) -> LossOutput:
         """Weighted sum of the forget ascent term and the retain term."""
+        from unlearn_core import losses
+
         forget_loss = forget_ascent_loss(model, batch["forget"])
-        retain = retain_loss(self.args["retain_loss_type"], model, batch["retain"], reference)
+        retain = losses.retain_loss(self.args["retain_loss_type"], model, batch["retain"], reference)
         loss = self.args["gamma"] * forget_loss + self.args["alpha"] * retain
         return LossOutput(
             loss=loss, terms={"forget_loss": float(forget_loss.detach()), "retain_loss": float(retain.detach())}

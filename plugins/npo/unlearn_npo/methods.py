@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar
-
-import torch
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from unlearn_core import LossOutput, Reference, UnlearningMethod
-from unlearn_core.losses import (
-    RETAIN_LOSS_TYPES,
-    model_logits,
-    npo_forget_loss,
-    retain_loss,
-    sequence_nll,
-    simnpo_forget_loss,
-)
 from unlearn_core.methods import Batch
+
+if TYPE_CHECKING:
+    import torch
+
+RETAIN_LOSS_TYPES = ("NLL", "KL")
 
 
 class _ForgetRetainMethod(UnlearningMethod):
@@ -34,8 +29,10 @@ class _ForgetRetainMethod(UnlearningMethod):
 
     def compute_loss(self, model: torch.nn.Module, batch: dict[str, Batch], reference: Reference) -> LossOutput:
         """Weighted sum of the forget term and the retain term."""
+        from unlearn_core import losses
+
         forget = self.forget_loss(model, batch["forget"], reference)
-        retain = retain_loss(self.args["retain_loss_type"], model, batch["retain"], reference)
+        retain = losses.retain_loss(self.args["retain_loss_type"], model, batch["retain"], reference)
         loss = self.args["gamma"] * forget + self.args["alpha"] * retain
         return LossOutput(
             loss=loss, terms={"forget_loss": float(forget.detach()), "retain_loss": float(retain.detach())}
@@ -55,8 +52,10 @@ class NPO(_ForgetRetainMethod):
 
     def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
         """NPO forget term from sequence log-probs (sums over target tokens) of the model and the reference."""
-        nll_sum, _ = sequence_nll(model_logits(model, forget), forget["labels"])
-        return npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"])
+        from unlearn_core import losses
+
+        nll_sum, _ = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
+        return losses.npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"])
 
 
 class SimNPO(_ForgetRetainMethod):
@@ -74,5 +73,7 @@ class SimNPO(_ForgetRetainMethod):
 
     def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
         """SimNPO forget term from the model's length-normalised NLL of each forget answer."""
-        nll_sum, num_targets = sequence_nll(model_logits(model, forget), forget["labels"])
-        return simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"])
+        from unlearn_core import losses
+
+        nll_sum, num_targets = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
+        return losses.simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"])
