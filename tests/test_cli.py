@@ -257,11 +257,6 @@ def test_invalid_embedded_data_value(model_loads, tmp_path):
     assert model_loads == []
 
 
-@pytest.mark.xfail(
-    reason="eval.metrics is only checked by selected_keys after EmbeddedBuilder.all() has built (and trained) the "
-    "embedded models and evaluated the retain model, not before any model is loaded",
-    strict=True,
-)
 @pytest.mark.parametrize("command", [["run", "-m", "npo"], ["eval"]])
 def test_unknown_metric_is_an_error_before_any_model(model_loads, tmp_path, command):
     result = invoke(*command, "-b", "tofu", "eval.metrics=[nope]", f"paths.output_dir={tmp_path / 'o'}", *TINY)
@@ -383,11 +378,6 @@ def test_missing_model_directory_is_named(tmp_path, command):
     assert "/nonexistent" in line
 
 
-@pytest.mark.xfail(
-    reason="pipeline/models.load_model_and_tokenizer loads the tokenizer before load_causal_lm's check_model_dir, so "
-    "a missing local directory is reported as a hub repo-id error about the tokenizer, not 'model directory not found'",
-    strict=True,
-)
 def test_missing_model_directory_says_not_found(tmp_path):
     logs = valid_retain_logs(tmp_path)
     result = invoke(

@@ -159,11 +159,6 @@ def test_split_overrides_fill_in_consistent_partners(plugins, split, expected):
     assert (v["forget_split"], v["retain_split"], v["holdout_split"]) == expected
 
 
-@pytest.mark.xfail(
-    reason="TofuBenchmark.config_defaults always sets forget_split=forget10, so resolve_splits never infers the "
-    "forget split from a lone retain_split/holdout_split and the error blames a forget10 the user never set",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("split", "expected"),
     [
@@ -302,21 +297,11 @@ def test_wrong_type_names_the_key(plugins, override, key):
     assert f"'{key}'" in error_of(plugins, override)
 
 
-@pytest.mark.xfail(
-    reason="config/validate.coerce returns any value unchanged when the default is None, so keys whose default is "
-    "None (trainer.args.seed, eval_steps, save_steps, task_name, paths.output_dir) accept any type",
-    strict=True,
-)
 @pytest.mark.parametrize("override", ["trainer.args.seed=abc", "trainer.args.eval_steps=often"])
 def test_wrong_type_for_a_key_whose_default_is_none(plugins, override):
     assert override.split("=")[0] in error_of(plugins, override)
 
 
-@pytest.mark.xfail(
-    reason="task_name=5 is parsed as int and kept (default None); _fill_derived then does Path(...) / 5 and raises "
-    "TypeError instead of a ConfigError or using '5'",
-    strict=True,
-)
 def test_numeric_task_name_is_a_name_or_a_config_error(plugins):
     try:
         cfg = resolve(plugins, "task_name=5")
@@ -445,11 +430,6 @@ def test_unknown_mode(plugins):
         resolve_config("forget", plugins, benchmark="tofu")
 
 
-@pytest.mark.xfail(
-    reason="resolve_config takes --method before trainer= (method or groups['trainer']) and silently ignores a "
-    "trainer= override that names another method",
-    strict=True,
-)
 def test_conflicting_method_option_and_trainer_override_is_an_error(plugins):
     error_of(plugins, "trainer=GradDiff", method="npo")
 

@@ -175,11 +175,6 @@ def test_unknown_name_in_an_empty_registry_says_none_installed():
         Registry("benchmark").get("tofu")
 
 
-@pytest.mark.xfail(
-    reason="suggest.did_you_mean compares case-sensitively (difflib), though registries match names "
-    "case-insensitively: '--method npoo' gets no suggestion of 'NPO'",
-    strict=True,
-)
 @pytest.mark.parametrize(("typed", "expected"), [("npoo", "NPO"), ("simnp", "SimNPO")])
 def test_suggestion_ignores_case_like_the_lookup_does(typed, expected):
     registry = owned_registry()

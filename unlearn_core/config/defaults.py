@@ -44,6 +44,28 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "trainer.args.save_strategy": ("no", "steps", "epoch"),
 }
 
+NONE_DEFAULT_TYPES: dict[str, Any] = {
+    "task_name": "",
+    "experiment": "",
+    "retain_logs_path": "",
+    "data_split": "",
+    "forget_split": "",
+    "retain_split": "",
+    "holdout_split": "",
+    "data.forget": "",
+    "data.retain": "",
+    "data.train": "",
+    "paths.output_dir": "",
+    "paths.cache_dir": "",
+    "model.template_args.system_prompt": "",
+    "model.template_args.date_string": "",
+    "trainer.args.seed": 0,
+    "trainer.args.eval_steps": 0,
+    "trainer.args.save_steps": 0,
+    "eval.metrics": [],
+}
+"""The type of keys whose default is None (an example value of that type), so overrides are checked too."""
+
 OPEN_SECTIONS = ("model.model_args", "model.tokenizer_args", "data.embedded", "experiment_args")
 """Sections whose keys are passed through to a library call (from_pretrained) or a plugin, so any key is accepted."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from unlearn_core.config.defaults import CHOICES, MODES, OPEN_SECTIONS, base_config
+from unlearn_core.config.defaults import CHOICES, MODES, NONE_DEFAULT_TYPES, OPEN_SECTIONS, base_config
 from unlearn_core.config.overrides import Override, parse_overrides
 from unlearn_core.config.validate import assign, check_choice, coerce, lookup, unknown_key_message
 from unlearn_core.default_plugins.models import uses_embedded_model
@@ -124,6 +124,11 @@ def resolve_config(
         model_preset = plugins.models.get(groups["model"])
         cfg["model"] = _merge(base_config()["model"], model_preset.config())
 
+    if method and groups.get("trainer") and str(method).lower() != str(groups["trainer"]).lower():
+        if not (method in plugins.methods and groups["trainer"] in plugins.methods) or (
+            plugins.methods.get(method) is not plugins.methods.get(groups["trainer"])
+        ):
+            raise ConfigError(f"--method {method} and trainer={groups['trainer']} name different methods; give one")
     method_name = method or groups.get("trainer") or cfg["trainer"]["name"]
     method_cls = None
     if mode == "unlearn":
@@ -169,6 +174,11 @@ def _apply_overrides(cfg: dict[str, Any], overrides: list[Override], method_cls:
         found, current = lookup(cfg, o.key)
         if not found:
             raise ConfigError(unknown_key_message(cfg, o.key))
+        if current is None and o.key in NONE_DEFAULT_TYPES:
+            current = NONE_DEFAULT_TYPES[o.key]
+            if isinstance(current, list) and isinstance(o.value, str):
+                assign(cfg, o.key, [o.value])
+                continue
         assign(cfg, o.key, coerce(o.key, current, o.value))
 
 

@@ -16,6 +16,7 @@ from unlearn_core.pipeline.evaluate import (
     eval_manifest,
     evaluate_model,
     read_reference,
+    selected_keys,
     summary_from_logs,
 )
 from unlearn_core.pipeline.models import load_model_and_tokenizer
@@ -74,6 +75,7 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     bench = plugins.benchmarks.get(cfg.values["eval"]["benchmark"])
     builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
     suite = bench.eval_suite(cfg.values)
+    selected_keys(cfg.values, suite)
     manifest = eval_manifest(cfg.values, suite, bench.manifest(cfg.values))
     ref_path = cfg.get("retain_logs_path")
     reference = read_reference(cfg.values, ref_path, manifest, bench.reference_keys) if ref_path else None
@@ -105,8 +107,6 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
 
 def _require_reference(cfg: ExperimentConfig, plugins: Plugins, suite: Any, reference: Any) -> None:
     """Fail before loading a model when a selected metric needs reference logs and none were given."""
-    from unlearn_core.pipeline.evaluate import selected_keys
-
     if reference is not None:
         return
     needing = [
@@ -130,6 +130,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     bench = plugins.benchmarks.get(cfg.benchmark)
     builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
     suite = bench.eval_suite(cfg.values)
+    selected_keys(cfg.values, suite)
     manifest = eval_manifest(cfg.values, suite, bench.manifest(cfg.values))
     ref_path = cfg.get("retain_logs_path")
     reference_logs = read_reference(cfg.values, ref_path, manifest, bench.reference_keys) if ref_path else None
@@ -189,6 +190,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         world_size=accelerator.num_processes,
     )
     evaluations_log = cfg.output_dir / "eval_log.jsonl"
+    evaluations_log.unlink(missing_ok=True)
 
     def evaluate_during(current: Any, step: int, epoch: float) -> dict[str, Any]:
         e = evaluate_model(

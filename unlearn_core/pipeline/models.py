@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from unlearn_core.models.loading import load_causal_lm, load_tokenizer
+from unlearn_core.models.loading import check_model_dir, load_causal_lm, load_tokenizer, looks_like_path
 
 
 def resolve_model_dir(path: str) -> str:
     """Accept our run directories too: ``saves/unlearn/x`` holds the model in ``saves/unlearn/x/model``."""
     p = Path(path).expanduser()
-    if p.is_dir() and not (p / "config.json").exists() and (p / "model" / "config.json").exists():
+    if p.is_dir() and (p / "model" / "config.json").exists():
         return str(p / "model")
     return path
 
@@ -21,6 +21,8 @@ def load_model_and_tokenizer(cfg: dict[str, Any], path: str) -> tuple[Any, Any]:
     path = resolve_model_dir(path)
     model_cfg = cfg["model"]
     trust = bool(model_cfg.get("trust_remote_code", False))
+    if looks_like_path(path):
+        check_model_dir(path)
     tok_path = model_cfg["tokenizer_args"].get("pretrained_model_name_or_path") or path
     tokenizer = load_tokenizer(resolve_model_dir(tok_path), trust)
     model = load_causal_lm(path, model_cfg["model_args"], trust)

@@ -68,7 +68,7 @@ def train(
     model.train()
     result = TrainResult(0, 0.0, float("nan"), 0.0)
     skips_left = args["skip_nonfinite_steps"]
-    log = log_path.open("a") if log_path is not None and accelerator.is_main_process else None
+    log = log_path.open("w") if log_path is not None and accelerator.is_main_process else None
     bar = tqdm(total=total, desc=description, disable=not accelerator.is_local_main_process, dynamic_ncols=True)
     start = time.perf_counter()
     step, epoch = 0, 0

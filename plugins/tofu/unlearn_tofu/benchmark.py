@@ -69,7 +69,7 @@ class TofuBenchmark(Benchmark):
     def config_defaults(self, mode: str) -> dict[str, Any]:
         """Published protocol: finetuning 5 epochs, unlearning 10, lr 1e-5, batch 8 × 4."""
         args = PUBLISHED_FINETUNE_ARGS if mode == "train" else PUBLISHED_UNLEARN_ARGS
-        return {"forget_split": "forget10", "trainer": {"args": dict(args)}, "data": {"train": "target"}}
+        return {"trainer": {"args": dict(args)}, "data": {"train": "target"}}
 
     def embedded_defaults(self, mode: str) -> dict[str, Any]:
         """Settings for the embedded tiny model, applied where the user did not set the key."""
