@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,7 +70,14 @@ def train(
     result = TrainResult(0, 0.0, float("nan"), 0.0)
     skips_left = args["skip_nonfinite_steps"]
     log = log_path.open("w") if log_path is not None and accelerator.is_main_process else None
-    bar = tqdm(total=total, desc=description, disable=not accelerator.is_local_main_process, dynamic_ncols=True)
+    interval = 0.5 if sys.stderr.isatty() else 30.0  # a log file gets a line every 30 s, not one per step
+    bar = tqdm(
+        total=total,
+        desc=description,
+        disable=not accelerator.is_local_main_process,
+        dynamic_ncols=True,
+        mininterval=interval,
+    )
     start = time.perf_counter()
     step, epoch = 0, 0
     try:
