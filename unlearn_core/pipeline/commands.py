@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
-from pathlib import Path
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
 from unlearn_core.data import PromptTemplate
-from unlearn_core.errors import ConfigError, ReferenceLogError
+from unlearn_core.errors import ConfigError
 from unlearn_core.pipeline.api import RunResult, record_provenance
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
-from unlearn_core.pipeline.evaluate import (
-    eval_manifest,
-    evaluate_model,
-    read_reference,
-    selected_keys,
-    summary_from_logs,
-)
+from unlearn_core.pipeline.evaluate import summary_from_logs
+from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.pipeline.outputs import save_model_atomic
 from unlearn_core.plugins import Plugins
@@ -61,62 +56,21 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     )
 
 
-def _reference_path(cfg: ExperimentConfig, builder: EmbeddedBuilder | None) -> tuple[Path | None, Any]:
-    given = cfg.get("retain_logs_path")
-    if given:
-        return Path(given), None
-    if builder is not None:
-        return None, builder
-    return None, None
-
-
 def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Evaluate a model (the embedded target by default) and write ``<BENCH>_EVAL.json`` / ``_SUMMARY.json``."""
-    bench = plugins.benchmarks.get(cfg.values["eval"]["benchmark"])
-    builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
-    suite = bench.eval_suite(cfg.values)
-    selected_keys(cfg.values, suite)
-    manifest = eval_manifest(cfg.values, suite, bench.manifest(cfg.values))
-    ref_path = cfg.get("retain_logs_path")
-    reference = read_reference(cfg.values, ref_path, manifest, bench.reference_keys) if ref_path else None
-    if reference is None and builder is not None:
-        reference = read_reference(cfg.values, builder.all().retain_eval, manifest, bench.reference_keys)
-    _require_reference(cfg, plugins, suite, reference)
-    start = _start_model(cfg, builder, "target")
+    plan = plan_evaluation(cfg, plugins, cfg.values["eval"]["benchmark"])
+    start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
     model, tokenizer = load_model_and_tokenizer(cfg.values, start)
     model.to(get_accelerator("no").device)
-    evaluation = evaluate_model(
-        model,
-        tokenizer,
-        cfg.values,
-        suite,
-        plugins,
-        manifest=manifest,
-        reference_logs=reference,
-        out_dir=cfg.output_dir,
-    )
+    evaluation = plan.evaluate(model, tokenizer, cfg.output_dir)
     record_provenance(cfg, plugins, get_accelerator("no"), {"model": start})
     return RunResult(
         cfg.output_dir,
         rows={"evaluated": evaluation.summary},
-        columns=bench.table_columns,
+        columns=plan.bench.table_columns,
         files=evaluation.files,
         seconds={"eval": evaluation.seconds},
     )
-
-
-def _require_reference(cfg: ExperimentConfig, plugins: Plugins, suite: Any, reference: Any) -> None:
-    """Fail before loading a model when a selected metric needs reference logs and none were given."""
-    if reference is not None:
-        return
-    needing = [
-        k for k in selected_keys(cfg.values, suite) if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs
-    ]
-    if needing:
-        raise ReferenceLogError(
-            f"{', '.join(needing)} need the retain model's logs: pass retain_logs_path=<{suite.benchmark.upper()}"
-            f"_EVAL.json of the retain model>, or choose metrics with eval.metrics=[...]"
-        )
 
 
 def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
@@ -127,17 +81,8 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    bench = plugins.benchmarks.get(cfg.benchmark)
-    builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
-    suite = bench.eval_suite(cfg.values)
-    selected_keys(cfg.values, suite)
-    manifest = eval_manifest(cfg.values, suite, bench.manifest(cfg.values))
-    ref_path = cfg.get("retain_logs_path")
-    reference_logs = read_reference(cfg.values, ref_path, manifest, bench.reference_keys) if ref_path else None
-    embedded = builder.all() if builder is not None else None
-    if embedded is not None and reference_logs is None:
-        reference_logs = read_reference(cfg.values, embedded.retain_eval, manifest, bench.reference_keys)
-    _require_reference(cfg, plugins, suite, reference_logs)
+    plan = plan_evaluation(cfg, plugins, cfg.benchmark)
+    bench, suite, embedded = plan.bench, plan.suite, plan.embedded
     timings["prepare"] = time.perf_counter() - t0
 
     start = str(embedded.target) if embedded else _start_model(cfg, None, "target")
@@ -148,23 +93,12 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     model.to(accelerator.device)
     rows: dict[str, dict[str, Any]] = {}
     if embedded is not None:
-        rows["target"] = summary_from_logs(
-            read_reference(cfg.values, embedded.target_eval, manifest, []), suite.summary_keys
-        )
+        rows["target"] = summary_from_logs(plan.logs(embedded.target_eval), suite.summary_keys)
     elif cfg.get("eval.include_target"):
-        t = time.perf_counter()
-        target_eval = evaluate_model(
-            model,
-            tokenizer,
-            cfg.values,
-            suite,
-            plugins,
-            manifest=manifest,
-            reference_logs=reference_logs,
-            out_dir=cfg.output_dir / "evals" / "target",
-        )
+        target_eval = plan.evaluate(model, tokenizer, cfg.output_dir / "evals" / "target")
         rows["target"] = target_eval.summary
-        timings["eval_target"] = time.perf_counter() - t
+        timings["eval_target"] = target_eval.seconds
+    reference_logs = plan.reference_logs
     rows["retain"] = summary_from_logs(reference_logs, suite.summary_keys) if reference_logs else {}
 
     template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
@@ -193,20 +127,8 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     evaluations_log.unlink(missing_ok=True)
 
     def evaluate_during(current: Any, step: int, epoch: float) -> dict[str, Any]:
-        e = evaluate_model(
-            accelerator.unwrap_model(current),
-            tokenizer,
-            cfg.values,
-            suite,
-            plugins,
-            manifest=manifest,
-            reference_logs=reference_logs,
-            out_dir=None,
-            progress=False,
-        )
+        e = plan.evaluate(accelerator.unwrap_model(current), tokenizer, None, progress=False)
         record = {"step": step, "epoch": epoch, **e.summary}
-        import json
-
         with evaluations_log.open("a") as f:
             f.write(json.dumps(record) + "\n")
         return record
@@ -225,18 +147,8 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     timings["unlearn"] = result.seconds
     model = accelerator.unwrap_model(model)
     save_model_atomic(model, tokenizer, cfg.output_dir / "model")
-    t = time.perf_counter()
-    final = evaluate_model(
-        model,
-        tokenizer,
-        cfg.values,
-        suite,
-        plugins,
-        manifest=manifest,
-        reference_logs=reference_logs,
-        out_dir=cfg.output_dir / "evals",
-    )
-    timings["eval"] = time.perf_counter() - t
+    final = plan.evaluate(model, tokenizer, cfg.output_dir / "evals")
+    timings["eval"] = final.seconds
     rows["unlearned"] = final.summary
     record_provenance(cfg, plugins, accelerator, {"start_model": start, "steps": result.steps, "timings": timings})
     return RunResult(

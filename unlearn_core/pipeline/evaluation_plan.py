@@ -1,0 +1,69 @@
+"""Everything a command needs to evaluate models the same way: suite, manifest and validated reference logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from unlearn_core.benchmarks import Benchmark
+from unlearn_core.config import ExperimentConfig
+from unlearn_core.errors import ReferenceLogError
+from unlearn_core.evaluation.suite import EvalSuite
+from unlearn_core.pipeline.embedded import EmbeddedBuilder, EmbeddedModels, uses_embedded_model
+from unlearn_core.pipeline.evaluate import Evaluation, eval_manifest, evaluate_model, read_reference, selected_keys
+from unlearn_core.plugins import Plugins
+
+
+@dataclass
+class EvaluationPlan:
+    """A benchmark's suite for this configuration, its manifest, and the reference (retain) logs, all checked."""
+
+    cfg: ExperimentConfig
+    plugins: Plugins
+    bench: Benchmark
+    suite: EvalSuite
+    manifest: dict[str, Any]
+    reference_logs: dict[str, Any] | None
+    embedded: EmbeddedModels | None
+
+    def evaluate(self, model: Any, tokenizer: Any, out_dir: Path | None, progress: bool = True) -> Evaluation:
+        """Evaluate ``model`` with this plan's suite and reference; write result files when ``out_dir`` is given."""
+        return evaluate_model(
+            model,
+            tokenizer,
+            self.cfg.values,
+            self.suite,
+            self.plugins,
+            manifest=self.manifest,
+            reference_logs=self.reference_logs,
+            out_dir=out_dir,
+            progress=progress,
+        )
+
+    def logs(self, path: Path) -> dict[str, Any]:
+        """Read a cached ``<BENCH>_EVAL.json`` of this setting (checked against the manifest)."""
+        return read_reference(self.cfg.values, path, self.manifest, [])
+
+
+def plan_evaluation(cfg: ExperimentConfig, plugins: Plugins, benchmark: str) -> EvaluationPlan:
+    """Check metric names and reference logs before any model loads; build the embedded models when used."""
+    bench = plugins.benchmarks.get(benchmark)
+    suite = bench.eval_suite(cfg.values)
+    keys = selected_keys(cfg.values, suite)
+    manifest = eval_manifest(cfg.values, suite, bench.manifest(cfg.values))
+    ref_path = cfg.get("retain_logs_path")
+    reference = read_reference(cfg.values, ref_path, manifest, bench.reference_keys) if ref_path else None
+    embedded = None
+    if uses_embedded_model(cfg.values):
+        embedded = EmbeddedBuilder(bench, cfg.values, plugins).all()
+        if reference is None:
+            reference = read_reference(cfg.values, embedded.retain_eval, manifest, bench.reference_keys)
+    if reference is None:
+        needing = [k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
+        if needing:
+            raise ReferenceLogError(
+                f"{', '.join(needing)} need the retain model's logs: pass retain_logs_path=<{suite.benchmark.upper()}"
+                f"_EVAL.json of the retain model>, or choose metrics with eval.metrics=[...]"
+            )
+    return EvaluationPlan(cfg, plugins, bench, suite, manifest, reference, embedded)
