@@ -214,11 +214,6 @@ def test_good_plugin_registers_a_method():
     assert info.error is None
 
 
-@pytest.mark.xfail(
-    reason="Plugins.add calls impl.function(register=...) directly instead of passing only impl.argnames, so a "
-    "hook taking fewer arguments than the spec (allowed by hookspecs.py and pluggy) fails with a TypeError",
-    strict=True,
-)
 def test_hook_taking_fewer_arguments_than_the_spec_is_accepted():
     """hookspecs.py: an implementation may take fewer arguments than the spec, so specs can grow."""
 
@@ -260,11 +255,6 @@ def test_error_in_a_later_hook_is_recorded():
     assert info_of(plugins, "half_plugin").error == "ValueError: bad method"
 
 
-@pytest.mark.xfail(
-    reason="Plugins.add records the failure but leaves whatever the plugin registered before its hook raised in "
-    "the registries: a 'skipped' plugin still provides methods",
-    strict=True,
-)
 def test_a_failed_plugin_leaves_nothing_registered():
     def register_methods(register: Any) -> None:
         register("Partial", type("Partial", (FakeMethod,), {}))

@@ -92,9 +92,13 @@ class Plugins:
                 before = set(registry.names())
                 impls = [impl for impl in hook.get_hookimpls() if impl.plugin_name == info.name]
                 for impl in impls:
-                    impl.function(register=registry.register)
+                    offered = {"register": registry.register}
+                    impl.function(**{arg: offered[arg] for arg in impl.argnames if arg in offered})
                 info.provides[kind] = sorted(set(registry.names()) - before)
         except Exception as exc:  # a broken plugin must not break the others
+            for registry in self.registries.values():
+                registry.remove_owner(info.name)
+            info.provides = {}
             self._record_failure(info, exc)
             if self.pm.is_registered(module):
                 self.pm.unregister(module)

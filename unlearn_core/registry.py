@@ -28,17 +28,24 @@ class Registry(Generic[T]):
 
     def register(self, name: str, item: T, *, aliases: tuple[str, ...] = ()) -> None:
         """Add ``item`` under ``name`` (and its aliases); a name taken by another plugin is an error."""
-        for key in (name, *aliases):
-            folded = key.lower()
+        keys = [key.lower() for key in (name, *aliases)]
+        for key, folded in zip((name, *aliases), keys):
             if folded in self._items and self._items[folded] is not item:
                 raise ConfigError(
                     f"{self.kind} '{key}' is registered twice: by plugin '{self._owner[folded]}' "
                     f"and by plugin '{self.current_owner}'"
                 )
+        for folded in keys:
             self._items[folded] = item
             self._display[folded] = name
             self._owner[folded] = self.current_owner
         self._primary.add(name)
+
+    def remove_owner(self, owner: str) -> None:
+        """Forget everything one plugin registered (a plugin that failed half-way provides nothing)."""
+        for folded in [k for k, o in self._owner.items() if o == owner]:
+            self._primary.discard(self._display[folded])
+            del self._items[folded], self._display[folded], self._owner[folded]
 
     def note_failed_plugin(self, plugin: str, error: str) -> None:
         """Remember a plugin that failed to load, so a lookup can say why a name is missing."""
