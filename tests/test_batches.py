@@ -54,13 +54,22 @@ def test_finetune_order_is_shuffled_each_epoch_and_deterministic_by_seed():
 
 
 @pytest.mark.parametrize(("n", "world_size"), [(12, 2), (12, 3), (13, 4)])
-def test_finetune_ranks_partition_the_samples(n, world_size):
+def test_finetune_ranks_cover_the_samples_in_equal_shares(n, world_size):
     per_rank = [
         finetune_order(FinetuneBatches(samples(n), 2, PAD, seed=1, rank=r, world_size=world_size), 0)
         for r in range(world_size)
     ]
     flat = [i for order in per_rank for i in order]
-    assert sorted(flat) == list(range(n))
+    padded = -(-n // world_size) * world_size
+    assert len({len(order) for order in per_rank}) == 1
+    assert set(flat) == set(range(n)) and len(flat) == padded  # wrap-around padding, as DistributedSampler does
+
+
+def test_pairing_is_the_same_global_batch_whatever_the_world_size():
+    single = pairing(12, 20, batch_size=1).pairs(3)
+    ranks = [pairing(12, 20, batch_size=1, rank=r, world_size=2).pairs(3) for r in range(2)]
+    interleaved = [pair for step in zip(*ranks) for pair in step]
+    assert interleaved == single
 
 
 # ---- ForgetRetainBatches ---------------------------------------------------------------------------------------------
@@ -146,12 +155,6 @@ def test_ranks_partition_the_forget_set(n_forget, world_size):
     assert len({len(pairs) for pairs in per_rank}) == 1
 
 
-@pytest.mark.xfail(
-    reason="ForgetRetainBatches/FinetuneBatches give ranks order[rank::world_size]; when the data does not divide "
-    "by the world size some ranks yield fewer micro-batches than len(), so DDP ranks run different numbers of "
-    "backward passes (a hang/desync); ranks should yield equal counts (pad like DistributedSampler)",
-    strict=True,
-)
 @pytest.mark.parametrize("kind", ["forget_retain", "finetune"])
 def test_every_rank_yields_len_micro_batches_when_the_data_does_not_divide(kind):
     world_size, n = 2, 5

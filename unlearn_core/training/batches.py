@@ -11,10 +11,17 @@ import torch
 from unlearn_core.data import Tokenized, collate
 
 
-def _generator(seed: int, epoch: int, rank: int) -> torch.Generator:
+def _generator(seed: int, epoch: int) -> torch.Generator:
     g = torch.Generator()
-    g.manual_seed(seed * 1_000_003 + epoch * 7919 + rank * 104_729)
+    g.manual_seed(seed * 1_000_003 + epoch * 7919)
     return g
+
+
+def shard_positions(n: int, rank: int, world_size: int) -> list[int]:
+    """Positions of a global order that ``rank`` takes: every ``world_size``-th, padded by wrapping around so every
+    rank gets the same count (ranks must run the same number of steps, as DistributedSampler does)."""
+    total = math.ceil(n / world_size) * world_size
+    return [p % n for p in range(rank, total, world_size)]
 
 
 @dataclass
@@ -37,8 +44,8 @@ class FinetuneBatches:
 
     def epoch(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
         """Micro-batches of one epoch for this rank (the same global order on every rank)."""
-        order = torch.randperm(len(self.samples), generator=_generator(self.seed, epoch, 0)).tolist()
-        order = order[self.rank :: self.world_size]
+        order = torch.randperm(len(self.samples), generator=_generator(self.seed, epoch)).tolist()
+        order = [order[p] for p in shard_positions(len(order), self.rank, self.world_size)]
         for start in range(0, len(order), self.batch_size):
             yield collate([self.samples[i] for i in order[start : start + self.batch_size]], self.pad_id)
 
@@ -47,8 +54,10 @@ class FinetuneBatches:
 class ForgetRetainBatches:
     """One epoch = one pass over the forget set; each forget sample gets a uniformly drawn retain sample.
 
-    Retain draws are with replacement, redrawn every epoch, from a generator seeded per data-parallel rank, so ranks
-    draw different retain samples (reproducible for a given seed and world size).
+    Retain draws are with replacement, redrawn every epoch. The draw for each position of the epoch's global forget
+    order comes from one seeded generator, and each data-parallel rank takes its own positions, so ranks train on
+    different retain samples (unlike a generator seeded the same on every rank) and the union over ranks is the
+    same whatever the world size: a 2-process run sees the same global batches as a 1-process run.
     """
 
     forget: Sequence[Tokenized]
@@ -64,10 +73,9 @@ class ForgetRetainBatches:
 
     def pairs(self, epoch: int) -> list[tuple[int, int]]:
         """(forget index, retain index) pairs this rank trains on in ``epoch``."""
-        order = torch.randperm(len(self.forget), generator=_generator(self.seed, epoch, 0)).tolist()
-        mine = order[self.rank :: self.world_size]
-        draws = torch.randint(len(self.retain), (len(mine),), generator=_generator(self.seed + 1, epoch, self.rank))
-        return list(zip(mine, draws.tolist()))
+        order = torch.randperm(len(self.forget), generator=_generator(self.seed, epoch)).tolist()
+        draws = torch.randint(len(self.retain), (len(order),), generator=_generator(self.seed + 1, epoch)).tolist()
+        return [(order[p], draws[p]) for p in shard_positions(len(order), self.rank, self.world_size)]
 
     def epoch(self, epoch: int) -> Iterator[dict[str, dict[str, torch.Tensor]]]:
         """``{"forget": batch, "retain": batch}`` micro-batches of one epoch."""
