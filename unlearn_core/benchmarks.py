@@ -32,6 +32,19 @@ class EmbeddedRecipe:
     size: TinyLlamaSize = field(default_factory=TinyLlamaSize)
 
 
+@dataclass(frozen=True)
+class ExperimentStep:
+    """One step of a multi-step experiment (MUSE scalability, sustainability): an unlearning run of its own.
+
+    ``overrides`` are dotted keys set on the experiment's configuration for this step (``forget_split``...);
+    ``continue_from_previous`` starts from the model the previous step produced instead of the target model.
+    """
+
+    name: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    continue_from_previous: bool = False
+
+
 class Benchmark(ABC):
     """Base class of benchmarks (TOFU, MUSE, ...), registered with ``register_benchmarks``."""
 
@@ -53,6 +66,10 @@ class Benchmark(ABC):
     def presets(self) -> dict[str, dict[str, Any]]:
         """Experiment presets by name (``unlearn/tofu/default``): configuration fragments."""
         return {}
+
+    def experiment_steps(self, cfg: dict[str, Any]) -> list[ExperimentStep]:
+        """Steps of a multi-step unlearning experiment selected by ``cfg`` (none: one ordinary unlearning run)."""
+        return []
 
     @abstractmethod
     def validate_config(self, cfg: dict[str, Any]) -> None:

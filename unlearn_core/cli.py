@@ -37,13 +37,26 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (UnlearnError, OSError) as exc:
+        except UnlearnError as exc:
             if _State.verbose:
                 raise
             _fail(exc)
-        except KeyboardInterrupt:
-            click.echo("Interrupted; nothing partial was written over finished results.", err=True)
-            sys.exit(130)
+        except OSError as exc:
+            if _State.verbose:
+                raise
+            from unlearn_core.pipeline.outputs import os_error_message
+
+            click.echo(f"Error: {os_error_message(exc)}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt as exc:
+            code = getattr(exc, "exit_code", 130)
+            name = "SIGTERM" if code == 143 else "SIGINT"
+            hint = getattr(exc, "resume_hint", None)
+            click.echo(
+                f"Interrupted by {name}; finished results were left as they were{'; ' + hint if hint else ''}.",
+                err=True,
+            )
+            sys.exit(code)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -100,18 +113,56 @@ def list_plugins(as_json: bool) -> None:
 
 
 def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
+    def command_line(benchmark: str | None, method: str | None, overrides: Any, flags: list[str]) -> list[str]:
+        """The command line of a run as the user would type it (recorded in provenance, shown to resume)."""
+        argv = ["unlearn", {"unlearn": "run"}.get(mode, mode)]
+        argv += ["--benchmark", benchmark] if benchmark else []
+        argv += ["--method", method] if method else []
+        return [*argv, *overrides, *flags]
+
     @click.option("--benchmark", "-b", help="Benchmark name (see list-plugins), e.g. tofu or muse.")
-    @click.option("--overwrite", is_flag=True, help="Write into a non-empty output directory.")
+    @click.option("--overwrite", is_flag=True, help="Replace the run in a non-empty output directory.")
+    @click.option(
+        "--resume", is_flag=True, help="Continue the interrupted run in the output directory from its last checkpoint."
+    )
     @click.argument("overrides", nargs=-1)
     @_guard
-    def command(benchmark: str | None, overwrite: bool, overrides: tuple[str, ...], method: str | None = None) -> None:
+    def command(
+        benchmark: str | None,
+        overwrite: bool,
+        resume: bool,
+        overrides: tuple[str, ...],
+        method: str | None = None,
+    ) -> None:
+        import shlex
+
         from unlearn_core.config import resolve_config
         from unlearn_core.pipeline.api import execute
+        from unlearn_core.pipeline.environment import record_command
+        from unlearn_core.pipeline.outputs import os_error_message
         from unlearn_core.table import summary_table
+        from unlearn_core.training.checkpoint import latest_checkpoint
+        from unlearn_core.training.signals import TrainingInterrupted, terminate_as_interrupt
 
+        flags = ["--overwrite"] * overwrite + ["--resume"] * resume
+        record_command(command_line(benchmark, method, overrides, flags))
+        resume_command = shlex.join(command_line(benchmark, method, overrides, ["--resume"]))
         plugins = _plugins()
         cfg = resolve_config(mode, plugins, benchmark=benchmark, method=method, overrides=list(overrides))
-        result = execute(cfg, plugins, overwrite=overwrite)
+        try:
+            with terminate_as_interrupt():
+                result = execute(cfg, plugins, overwrite=overwrite, resume=resume)
+        except TrainingInterrupted as exc:
+            exc.resume_command = resume_command
+            raise
+        except KeyboardInterrupt as exc:
+            if mode != "eval" and latest_checkpoint(cfg.output_dir) is not None:
+                exc.resume_hint = f"resume with: {resume_command}"  # type: ignore[attr-defined]
+            raise
+        except OSError as exc:
+            if _State.verbose:
+                raise
+            raise UnlearnError(os_error_message(exc, cfg.output_dir)) from None
         click.echo("")
         click.echo(summary_table(result.rows, result.columns))
         click.echo("")
@@ -150,3 +201,11 @@ eval_cmd = main.command(
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()
+
+from unlearn_core.cli_diff import diff_command  # noqa: E402  (registered last: the diff command)
+
+main.add_command(diff_command)
+
+from unlearn_core.cli_report import report  # noqa: E402  (registered last: the report command)
+
+main.add_command(report)

@@ -34,6 +34,9 @@ TRAINER_ARGS: dict[str, Any] = {
     "save_steps": None,
     "save_total_limit": 2,
     "skip_nonfinite_steps": 0,
+    "metric_for_best_model": None,
+    "greater_is_better": None,
+    "load_best_model_at_end": False,
 }
 
 CHOICES: dict[str, tuple[Any, ...]] = {

@@ -15,7 +15,7 @@ from unlearn_core.metrics import truth_ratio as tr_math
 from unlearn_core.metrics.rouge import rouge_scores
 
 
-def _clean(value: float) -> float | None:
+def _clean(value: Any) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
@@ -33,44 +33,79 @@ def probability(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
     by_index: dict[str, Any] = {}
     for i, st in enumerate(ctx.stats(entry.dataset, entry.args.get("field", "answer"))):
         group = st if isinstance(st, list) else [st]
-        probs = [math.exp(-s.avg_loss) for s in group]
         losses = [s.avg_loss for s in group]
-        by_index[str(i)] = {"prob": _clean(float(np.mean(probs))), "avg_loss": _clean(float(np.mean(losses)))}
+        value = {"prob": _clean(float(np.mean([math.exp(-x) for x in losses]))), "avg_loss": _clean(np.mean(losses))}
+        if isinstance(st, list):
+            value["avg_losses"] = [_clean(x) for x in losses]
+        by_index[str(i)] = value
     return {"agg_value": _mean([v["prob"] for v in by_index.values()]), "value_by_index": by_index}
+
+
+def _correct_and_wrong(ctx: Any, entry: MetricEntry, correct_default: str) -> tuple[list[float], list[list[float]]]:
+    correct = _avg_losses(ctx.stats(entry.dataset, entry.args.get("correct", correct_default)))
+    wrong = _avg_losses(ctx.stats(entry.dataset, entry.args.get("wrong", "perturbed_answer")))
+    return correct, [w if isinstance(w, list) else [w] for w in wrong]
+
+
+def _losses(correct: float, wrong: list[float]) -> dict[str, Any]:
+    return {"correct_avg_loss": _clean(correct), "wrong_avg_losses": [_clean(w) for w in wrong]}
 
 
 def probability_normalised(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
     """Q_A_Prob_normalised: P(correct) / (P(correct) + sum of P(perturbed))."""
-    correct = _avg_losses(ctx.stats(entry.dataset, entry.args.get("correct", "answer")))
-    wrong = _avg_losses(ctx.stats(entry.dataset, entry.args.get("wrong", "perturbed_answer")))
+    correct, wrong = _correct_and_wrong(ctx, entry, "answer")
     scores = tr_math.probability_normalised(correct, wrong)
-    by_index = {str(i): {"prob": _clean(float(s))} for i, s in enumerate(scores)}
+    by_index = {
+        str(i): {"prob": _clean(float(s)), **_losses(c, w)} for i, (s, c, w) in enumerate(zip(scores, correct, wrong))
+    }
     return {"agg_value": _mean([float(s) for s in scores]), "value_by_index": by_index}
 
 
 def truth_ratio(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
-    """Truth ratio P_wrong / P_correct per sample (raw), aggregated as ``closer_to_1_better`` or ``true_better``."""
-    correct = _avg_losses(ctx.stats(entry.dataset, entry.args.get("correct", "paraphrased_answer")))
-    wrong = _avg_losses(ctx.stats(entry.dataset, entry.args.get("wrong", "perturbed_answer")))
+    """Truth ratio P_wrong / P_correct per sample (raw), aggregated as ``closer_to_1_better`` or ``true_better``.
+
+    Both aggregates are stored (``by_aggregator``); ``agg_value`` is the entry's own ``aggregator``.
+    """
+    correct, wrong = _correct_and_wrong(ctx, entry, "paraphrased_answer")
     tr = tr_math.truth_ratios(correct, wrong)
-    by_index = {str(i): {"score": _clean(float(v))} for i, v in enumerate(tr)}
-    return {
-        "agg_value": _clean(tr_math.aggregate_truth_ratio(tr, entry.args["aggregator"])),
-        "value_by_index": by_index,
+    by_index = {
+        str(i): {"score": _clean(float(v)), **_losses(c, w)} for i, (v, c, w) in enumerate(zip(tr, correct, wrong))
     }
+    both = {name: _clean(tr_math.aggregate_truth_ratio(tr, name)) for name in ("closer_to_1_better", "true_better")}
+    aggregator = entry.args["aggregator"]
+    return {"agg_value": both[aggregator], "aggregator": aggregator, "by_aggregator": both, "value_by_index": by_index}
 
 
 def rouge(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
-    """ROUGE of greedy generations against ``target``; aggregate is ``rouge_type`` (rougeL_recall for TOFU)."""
+    """ROUGE of greedy generations against ``target`` (a list field: mean over its answers per sample).
+
+    Generated from ``question_field`` (default: the data set's question); the aggregate is ``rouge_type``
+    (rougeL_recall for TOFU). ``draft`` names the answer used to skip decoding steps (no effect on the result).
+    """
     ds = ctx.dataset(entry.dataset)
-    generations = ctx.generations(entry.dataset, entry.args.get("max_new_tokens"), entry.args.get("stop", ()))
-    targets = ctx.texts(entry.dataset, entry.args.get("target", "answer"))
+    question = entry.args.get("question_field", ds.question_field)
+    target = entry.args.get("target", "answer")
+    generations = ctx.generations(
+        entry.dataset,
+        entry.args.get("max_new_tokens"),
+        entry.args.get("stop", ()),
+        question_field=question,
+        draft_field=entry.args.get("draft", target),
+    )
     by_index = {}
-    for i, (gen, gt) in enumerate(zip(generations, targets)):
-        scores = rouge_scores(gen, gt)
-        by_index[str(i)] = {**scores, "input": ds.rows[i][ds.question_field], "ground_truth": gt, "generation": gen}
+    for i, (gen, gt) in enumerate(zip(generations, ctx.texts(entry.dataset, target))):
+        scores = rouge_over_targets(gen, gt)
+        by_index[str(i)] = {**scores, "input": ds.rows[i][question], "ground_truth": gt, "generation": gen}
     kind = entry.args.get("rouge_type", "rougeL_recall")
-    return {"agg_value": _mean([v[kind] for v in by_index.values()]), "value_by_index": by_index}
+    return {"agg_value": _mean([v[kind] for v in by_index.values()]), "rouge_type": kind, "value_by_index": by_index}
+
+
+def rouge_over_targets(generation: str, ground_truth: str | list[str]) -> dict[str, float]:
+    """ROUGE scores against one ground truth, or their means over a list of them."""
+    if isinstance(ground_truth, str):
+        return rouge_scores(generation, ground_truth)
+    each = [rouge_scores(generation, gt) for gt in ground_truth]
+    return {name: float(np.mean([s[name] for s in each])) for name in each[0]} if each else {}
 
 
 def forget_quality(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
@@ -89,7 +124,7 @@ def forget_quality(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
         )
     ours_f = [v for v in ours if v is not None]
     theirs_f = [v for v in theirs if v is not None]
-    return {"agg_value": fq.forget_quality(ours_f, theirs_f)}
+    return {"agg_value": fq.forget_quality(ours_f, theirs_f), "n": len(ours_f), "reference_n": len(theirs_f)}
 
 
 def harmonic_mean(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
@@ -106,11 +141,9 @@ def _mia(ctx: Any, entry: MetricEntry, score_fn: Any) -> dict[str, Any]:
     for side in ("forget", "holdout"):
         ds_name = entry.args[side]
         field = entry.args.get("field", ctx.dataset(ds_name).question_field)
-        scores = score_fn(ds_name, field)
-        sides[side] = {
-            "value_by_index": {str(i): {"score": _clean(s)} for i, s in enumerate(scores)},
-            "agg_value": _mean(scores),
-        }
+        values = score_fn(ds_name, field)
+        by_index = {str(i): {k: _clean(v) for k, v in value.items()} for i, value in enumerate(values)}
+        sides[side] = {"value_by_index": by_index, "agg_value": _mean([v["score"] for v in values])}
     forget = [v["score"] for v in sides["forget"]["value_by_index"].values() if v["score"] is not None]
     holdout = [v["score"] for v in sides["holdout"]["value_by_index"].values() if v["score"] is not None]
     auc = mia.auc(forget, holdout)
@@ -121,22 +154,24 @@ def _mia_metric(kind: str) -> Any:
     def compute(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
         k = entry.args.get("k", 0.4)
 
-        def scores(ds_name: str, field: str) -> list[float]:
-            stats = ctx.stats(ds_name, field)
+        def scores(ds_name: str, field: str) -> list[dict[str, float]]:
+            if kind == "gradnorm":  # its own passes, with gradients
+                return [{"score": s} for s in ctx.gradnorm_scores(ds_name, field)]
+            stats = ctx.stats(ds_name, field, need_z=kind == "min_k_plus_plus")
             if kind == "loss":
-                return [mia.loss_score(s.avg_loss) for s in stats]
+                return [{"score": mia.loss_score(s.avg_loss)} for s in stats]
             if kind == "zlib":
-                return [mia.zlib_score(s.avg_loss, t) for s, t in zip(stats, ctx.texts(ds_name, field))]
+                texts = ctx.texts(ds_name, field)
+                return [{"score": mia.zlib_score(s.avg_loss, t)} for s, t in zip(stats, texts)]
             if kind == "min_k":
-                return [mia.min_k_score(s.token_logprobs, k) for s in stats]
+                return [{"score": mia.min_k_score(s.token_logprobs, k)} for s in stats]
             if kind == "min_k_plus_plus":
-                return [mia.min_k_plus_plus_score(s.minkpp_z, k) for s in stats]
-            if kind == "reference":
-                if ctx.reference_model is None:
-                    raise ReferenceLogError("mia_reference needs a reference model: set eval.reference_model=<dir>")
-                ref = ctx.stats(ds_name, field, model=ctx.reference_model)
-                return [mia.reference_score(s.avg_loss, r.avg_loss) for s, r in zip(stats, ref)]
-            return ctx.gradnorm_scores(ds_name, field)
+                return [{"score": mia.min_k_plus_plus_score(s.minkpp_z, k)} for s in stats]
+            ref = ctx.stats(ds_name, field, reference=True)
+            return [
+                {"score": mia.reference_score(s.avg_loss, r.avg_loss), "loss": s.avg_loss, "reference_loss": r.avg_loss}
+                for s, r in zip(stats, ref)
+            ]
 
         return _mia(ctx, entry, scores)
 
@@ -155,18 +190,25 @@ def privleak(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
     return {"agg_value": _clean(fq.privleak(auc, ref_auc)), "auc": auc, "reference_auc": ref_auc}
 
 
-def _memorization(fn: Any) -> Any:
-    def compute(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
-        stats = ctx.stats(entry.dataset, entry.args.get("field", "answer"))
-        by_index = {str(i): {"score": _clean(fn(s.argmax_hits))} for i, s in enumerate(stats)}
-        return {"agg_value": _mean([v["score"] for v in by_index.values()]), "value_by_index": by_index}
+def extraction_strength(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """ES: 1 - k*/n per sample, k* the start of the longest exactly predicted suffix (``suffix`` = n - k*)."""
+    by_index = {}
+    for i, st in enumerate(ctx.stats(entry.dataset, entry.args.get("field", "answer"))):
+        n = int(st.argmax_hits.numel())
+        suffix = int(st.argmax_hits.long().flip(0).cumprod(0).sum()) if n else 0
+        by_index[str(i)] = {"score": _clean(memorization.extraction_strength(st.argmax_hits)), "suffix": suffix, "n": n}
+    return {"agg_value": _mean([v["score"] for v in by_index.values()]), "value_by_index": by_index}
 
-    compute.__doc__ = fn.__doc__
-    return compute
+
+def exact_memorization(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """EM: fraction of targets (excluding EOS) whose argmax is the target, per sample (``hits`` of ``n``)."""
+    by_index = {}
+    for i, st in enumerate(ctx.stats(entry.dataset, entry.args.get("field", "answer"))):
+        hits, n = int(st.argmax_hits.sum()), int(st.argmax_hits.numel())
+        by_index[str(i)] = {"score": _clean(memorization.exact_memorization(st.argmax_hits)), "hits": hits, "n": n}
+    return {"agg_value": _mean([v["score"] for v in by_index.values()]), "value_by_index": by_index}
 
 
-extraction_strength = _memorization(memorization.extraction_strength)
-exact_memorization = _memorization(memorization.exact_memorization)
 mia_loss = _mia_metric("loss")
 mia_zlib = _mia_metric("zlib")
 mia_min_k = _mia_metric("min_k")

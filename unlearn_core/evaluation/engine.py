@@ -1,27 +1,35 @@
-"""Evaluate one model state: lazily computed, cached statistics and generations shared by all metrics."""
+"""Evaluate one model state: statistics and generations computed once and shared by every metric entry.
+
+Per (model, data set) the engine scores every answer field that the selected entries need in ONE fused pass
+(``scoring``: one prompt prefill, then all answer variants after it), and keeps the per-sample statistics. Per
+(data set, prompt field, generation settings) it generates once (``decoding``), using the ground-truth answer as a
+draft that the fused pass has already verified. Metrics read these caches. With a ``partial`` store the engine
+saves every finished entry as it goes, and reuses the entries a previous, interrupted run already finished.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
-from unlearn_core.data import PromptTemplate, Tokenized, collate, collate_prompts
+from unlearn_core.data import PromptTemplate
 from unlearn_core.errors import ConfigError, ReferenceLogError
+from unlearn_core.evaluation import decoding, needs, scoring
+from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
+from unlearn_core.evaluation.tokens import EvalTokens
 from unlearn_core.metrics.rouge import cut_at_stop_strings
-from unlearn_core.metrics.statistics import SampleStatistics, compute_sample_statistics
 from unlearn_core.suggest import unknown_message
+
+ReferenceModel = torch.nn.Module | Callable[[], torch.nn.Module] | None
 
 
 class EvaluationEngine:
-    """Computes the metric entries of a suite for one model.
-
-    Per (data set, answer field) the engine runs ONE forward pass per sample and keeps every primitive statistic
-    (``SampleStatistics``); per (data set, generation settings) it generates once. Metrics read these caches.
-    """
+    """Computes the metric entries of a suite for one model (see the module docstring)."""
 
     def __init__(
         self,
@@ -34,8 +42,10 @@ class EvaluationEngine:
         batch_size: int,
         generation: dict[str, Any],
         reference_logs: dict[str, Any] | None = None,
-        reference_model: torch.nn.Module | None = None,
+        reference_model: ReferenceModel = None,
         progress: bool = True,
+        partial: PartialResults | None = None,
+        use_drafts: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -45,18 +55,41 @@ class EvaluationEngine:
         self.batch_size = batch_size
         self.generation = generation
         self.reference_logs = reference_logs
-        self.reference_model = reference_model
+        self._reference_model = reference_model
         self.progress = progress
-        self._stats: dict[tuple[str, str, int], list[Any]] = {}
+        self.partial = partial
+        self.use_drafts = use_drafts
+        self.tokens = EvalTokens(tokenizer, template)
+        self.plan = needs.Plan()
+        self._stats: dict[tuple[str, str, bool], list[Any]] = {}
         self._generations: dict[tuple[Any, ...], list[str]] = {}
         self._results: dict[str, dict[str, Any]] = {}
+        self.reused: list[str] = []
         self.timings: dict[str, float] = {}
-        self.forward_passes = 0
+        self.scoring = scoring.ScoringCounters()
+        self.decoding = decoding.DecodingCounters()
+        self.scored: Counter[tuple[str, str, bool]] = Counter()
+        self.generated: Counter[tuple[Any, ...]] = Counter()
+        if partial is not None:
+            self._results.update(partial.reusable(suite))
+            self.reused = list(self._results)
 
     @property
-    def device(self) -> torch.device:
-        """Where the model's parameters live."""
-        return next(self.model.parameters()).device
+    def pad_id(self) -> int:
+        """Padding id (masks never depend on it: they come from real lengths)."""
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    @property
+    def forward_passes(self) -> int:
+        """Number of (sample, answer) sequences scored so far, each exactly once per model."""
+        return sum(self.scored.values())
+
+    @property
+    def reference_model(self) -> torch.nn.Module | None:
+        """The model ``mia_reference`` compares against (loaded on first use when given as a loader)."""
+        if self._reference_model is not None and not isinstance(self._reference_model, torch.nn.Module):
+            self._reference_model = self._reference_model()
+        return self._reference_model
 
     def dataset(self, name: str) -> EvalDataset:
         """An evaluation data set of the suite by name."""
@@ -64,120 +97,148 @@ class EvaluationEngine:
             raise ConfigError(unknown_message("evaluation data set", name, self.suite.datasets))
         return self.suite.datasets[name]
 
-    # ---- tokenisation -------------------------------------------------------------------------------------------
-    def _prompt(self, ds: EvalDataset, row: dict[str, Any]) -> list[int]:
-        if ds.kind == "text":
-            ids = list(self.tokenizer(row[ds.question_field], add_special_tokens=True)["input_ids"])
-            return ids[: self.template.max_length - 1]
-        return self.template.prompt_ids(row[ds.question_field], ds.few_shot)
-
-    def _samples(self, ds: EvalDataset, field: str) -> list[tuple[int, int, Tokenized]]:
-        out = []
-        for i, row in enumerate(ds.rows):
-            if field not in row:
-                raise ConfigError(f"evaluation set '{ds.name}' has no field '{field}' (row {i})")
-            answers = row[field] if isinstance(row[field], list) else [row[field]]
-            for j, answer in enumerate(answers):
-                if ds.kind == "text" and field == ds.question_field:
-                    bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
-                    ids = list(self.tokenizer(answer, add_special_tokens=False)["input_ids"])
-                    sample = Tokenized(tuple(bos), tuple(ids[: self.template.max_length - len(bos)]), i)
-                elif ds.kind == "text":
-                    prompt = self._prompt(ds, row)
-                    ids = list(self.tokenizer(answer, add_special_tokens=False)["input_ids"])
-                    sample = Tokenized(tuple(prompt), tuple(ids[: self.template.max_length - len(prompt)]), i)
-                else:
-                    sample = self.template.qa(row[ds.question_field], answer, i, ds.few_shot)
-                out.append((i, j, sample))
-        return out
-
-    # ---- statistics ---------------------------------------------------------------------------------------------
-    def stats(self, dataset: str, field: str, model: torch.nn.Module | None = None) -> list[Any]:
-        """Per-sample statistics of ``field`` (a list of them per sample when the field holds a list of answers)."""
-        which = 1 if model is not None else 0
-        key = (dataset, field, which)
-        if key not in self._stats:
-            start = time.perf_counter()
-            self._stats[key] = self._compute_stats(self.dataset(dataset), field, model or self.model)
-            self.timings[f"forward:{dataset}:{field}"] = time.perf_counter() - start
-        return self._stats[key]
-
-    def _compute_stats(self, ds: EvalDataset, field: str, model: torch.nn.Module) -> list[Any]:
-        items = self._samples(ds, field)
-        order = sorted(range(len(items)), key=lambda k: items[k][2].length)
-        flat: list[SampleStatistics | None] = [None] * len(items)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        device = next(model.parameters()).device
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                batch = collate([items[k][2] for k in chunk], pad)
-                logits = model(
-                    input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)
-                ).logits
-                self.forward_passes += len(chunk)
-                for k, st in zip(chunk, compute_sample_statistics(logits, batch["labels"].to(device))):
-                    flat[k] = st
-        per_row: list[Any] = [None] * len(ds.rows)
-        for (i, _j, _s), st in zip(items, flat):
-            if isinstance(ds.rows[i][field], list):
-                per_row[i] = (per_row[i] or []) + [st]
-            else:
-                per_row[i] = st
-        return per_row
-
-    def gradnorm_scores(self, dataset: str, field: str) -> list[float]:
-        """Per-sample gradient-norm MIA scores (no side effects on the model's gradients or mode)."""
-        from unlearn_core.metrics.mia import gradnorm_scores
-
-        items = self._samples(self.dataset(dataset), field)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        scores: list[float] = []
-        for start in range(0, len(items), self.batch_size):
-            batch = collate([s for _, _, s in items[start : start + self.batch_size]], pad)
-            scores += gradnorm_scores(self.model, {k: v.to(self.device) for k, v in batch.items()})
-        return scores
-
     def texts(self, dataset: str, field: str) -> list[Any]:
         """The raw values of ``field`` per row."""
         return [row[field] for row in self.dataset(dataset).rows]
 
+    # ---- statistics ---------------------------------------------------------------------------------------------
+    def stats(self, dataset: str, field: str, *, reference: bool = False, need_z: bool = False) -> list[Any]:
+        """Per-row statistics of ``field`` (a list per row for a list field); planned fields are scored together.
+
+        ``need_z``: the caller reads ``minkpp_z``; a field planned without z-scores is then scored again with them.
+        """
+        key = (dataset, field, reference)
+        if need_z and key in self._stats and not self.plan.wants_z(dataset, field, reference):
+            self.plan.z.add(key)
+            del self._stats[key]
+        if key not in self._stats:
+            planned = self.plan.fields.get((dataset, reference), [])
+            fields = [field] + [f for f in planned if f != field and (dataset, f, reference) not in self._stats]
+            start = time.perf_counter()
+            self._score(self.dataset(dataset), fields, reference)
+            self.timings[f"forward:{dataset}:{'+'.join(fields)}"] = time.perf_counter() - start
+        return self._stats[key]
+
+    def _score(self, ds: EvalDataset, fields: list[str], reference: bool) -> None:
+        """One fused pass over ``fields`` of ``ds``: per row, answers sharing a prompt form one group."""
+        model = self.reference_model if reference else self.model
+        if model is None:
+            raise ReferenceLogError("mia_reference needs a reference model (see docs/metrics.md, 'mia_reference')")
+        groups: list[scoring.AnswerGroup] = []
+        slots: list[tuple[int, list[tuple[str, int]]]] = []  # per group: its row, and (field, answer index) per answer
+        for i in range(len(ds.rows)):
+            by_prompt: dict[tuple[int, ...], list[tuple[str, int, tuple[int, ...]]]] = {}
+            for f in fields:
+                for j, (prompt, target) in enumerate(self.tokens.targets(ds, f)[i]):
+                    by_prompt.setdefault(prompt, []).append((f, j, target))
+            for prompt, answers in by_prompt.items():
+                with_z = tuple(self.plan.wants_z(ds.name, f, reference) for f, _, _ in answers)
+                groups.append(scoring.AnswerGroup(prompt, tuple(t for _, _, t in answers), with_z))
+                slots.append((i, [(f, j) for f, j, _ in answers]))
+        per_field = {f: [[None] * len(row) for row in self.tokens.targets(ds, f)] for f in fields}
+        was_training = model.training
+        model.eval()
+        try:
+            results = scoring.score_groups(
+                model, groups, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
+            )
+        finally:
+            model.train(was_training)
+        for (i, where), stats in zip(slots, results):
+            for (f, j), st in zip(where, stats):
+                per_field[f][i][j] = st
+        for f in fields:
+            single = [not isinstance(row[f], list) for row in ds.rows]
+            self._stats[(ds.name, f, reference)] = [v[0] if s else v for v, s in zip(per_field[f], single)]
+            self.scored[(ds.name, f, reference)] += sum(len(v) for v in per_field[f])
+
+    def gradnorm_scores(self, dataset: str, field: str) -> list[float]:
+        """Per-sample gradient-norm MIA scores (no side effects on the model's gradients or mode)."""
+        from unlearn_core.data import Tokenized, collate
+        from unlearn_core.metrics.mia import gradnorm_scores
+
+        rows = self.tokens.targets(self.dataset(dataset), field)
+        samples = [Tokenized(p, t, i) for i, row in enumerate(rows) for p, t in row]
+        scores: list[float] = []
+        device = next(self.model.parameters()).device
+        for start in range(0, len(samples), self.batch_size):
+            batch = collate(samples[start : start + self.batch_size], self.pad_id)
+            scores += gradnorm_scores(self.model, {k: v.to(device) for k, v in batch.items()})
+        return scores
+
     # ---- generation ---------------------------------------------------------------------------------------------
-    def generations(self, dataset: str, max_new_tokens: int | None = None, stop: Sequence[str] = ()) -> list[str]:
-        """Greedy continuations of every prompt of ``dataset``, computed once per settings, in input order."""
+    def generations(
+        self,
+        dataset: str,
+        max_new_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        *,
+        question_field: str | None = None,
+        draft_field: str | None = None,
+    ) -> list[str]:
+        """Greedy continuations of the prompts of ``dataset``, computed once per settings, in input order.
+
+        ``draft_field`` (a ground-truth answer field) only makes it faster: the result does not depend on it.
+        """
+        ds = self.dataset(dataset)
+        question = question_field or ds.question_field
         max_new = max_new_tokens or self.generation["max_new_tokens"]
-        key = (dataset, max_new, tuple(stop))
+        key = (dataset, question, max_new, tuple(stop))
         if key not in self._generations:
             start = time.perf_counter()
-            self._generations[key] = self._generate(self.dataset(dataset), max_new, stop)
-            self.timings[f"generate:{dataset}"] = time.perf_counter() - start
+            self._generations[key] = self._generate(ds, question, max_new, stop, draft_field)
+            self.generated[key] += 1
+            self.timings[f"generate:{dataset}:{question}"] = time.perf_counter() - start
         return self._generations[key]
 
-    def _generate(self, ds: EvalDataset, max_new: int, stop: Sequence[str]) -> list[str]:
-        prompts = [self._prompt(ds, row) for row in ds.rows]
-        order = sorted(range(len(prompts)), key=lambda k: len(prompts[k]))
-        outputs: list[str] = [""] * len(prompts)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+    def _generate(
+        self, ds: EvalDataset, question: str, max_new: int, stop: Sequence[str], draft_field: str | None
+    ) -> list[str]:
+        prompts = self.tokens.prompts(ds, question)
+        drafts = self._drafts(ds, question, prompts, draft_field) if self.use_drafts else [None] * len(prompts)
         eos = self.tokenizer.eos_token_id
-        bs = self.generation["batch_size"]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            outputs = decoding.generate_tokens(
+                self.model,
+                prompts,
+                drafts,
+                max_new_tokens=max_new,
+                batch_size=self.generation["batch_size"],
+                pad_id=self.pad_id,
+                eos_id=eos,
+                counters=self.decoding,
+            )
+        finally:
+            self.model.train(was_training)
+        texts = []
+        for ids in outputs:
+            if eos is not None and eos in ids:
+                ids = ids[: ids.index(eos)]
+            texts.append(cut_at_stop_strings(self.tokenizer.decode(ids, skip_special_tokens=True), stop).strip())
+        return texts
+
+    def _drafts(
+        self, ds: EvalDataset, question: str, prompts: list[tuple[int, ...]], draft_field: str | None
+    ) -> list[Any]:
+        """Per row (draft ids, teacher-forced argmax ids) from the scored answers, verifying them if not scored yet."""
+        if draft_field is None or not ds.rows or not all(isinstance(r.get(draft_field), str) for r in ds.rows):
+            return [None] * len(prompts)
+        targets = [row[0] for row in self.tokens.targets(ds, draft_field)]
+        if question == ds.question_field and all(p == t[0] for p, t in zip(prompts, targets)):
+            stats = self.stats(ds.name, draft_field)
+            return [(t[1], st.argmax_ids.tolist()) for t, st in zip(targets, stats)]
+        groups = [scoring.AnswerGroup(p, (t[1],)) for p, t in zip(prompts, targets)]
         with torch.inference_mode():
-            for start in range(0, len(order), bs):
-                chunk = order[start : start + bs]
-                batch = {k: v.to(self.device) for k, v in collate_prompts([prompts[k] for k in chunk], pad).items()}
-                generated = self.model.generate(
-                    **batch, max_new_tokens=max_new, do_sample=False, pad_token_id=pad, eos_token_id=eos
-                )
-                new_tokens = generated[:, batch["input_ids"].shape[1] :]
-                for k, ids in zip(chunk, new_tokens.tolist()):
-                    if eos is not None and eos in ids:
-                        ids = ids[: ids.index(eos)]
-                    text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                    outputs[k] = cut_at_stop_strings(text, stop).strip()
-        return outputs
+            verified = scoring.score_groups(
+                self.model, groups, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
+            )
+        return [(t[1], st[0].argmax_ids.tolist()) for t, st in zip(targets, verified)]
 
     # ---- results ------------------------------------------------------------------------------------------------
     def result(self, key: str) -> dict[str, Any]:
-        """The result of entry ``key`` (computed on first use, then cached)."""
+        """The result of entry ``key`` (computed on first use, then cached and saved to the partial store)."""
         if key not in self._results:
             if key not in self.suite.entries:
                 raise ConfigError(unknown_message("metric", key, self.suite.entries))
@@ -189,8 +250,11 @@ class EvaluationEngine:
                     f"{self.suite.benchmark.upper()}_EVAL.json> or drop it with eval.metrics=[...]"
                 )
             start = time.perf_counter()
-            self._results[key] = metric.compute(self, entry)
+            value = metric.compute(self, entry)
+            self._results[key] = {**value, "definition": entry.definition()}
             self.timings[f"metric:{key}"] = time.perf_counter() - start
+            if self.partial is not None:
+                self.partial.save(self._results)
         return self._results[key]
 
     def reference(self, key: str) -> dict[str, Any]:
@@ -205,6 +269,10 @@ class EvaluationEngine:
 
     def run(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Compute ``keys`` (and what they depend on); returns every computed entry in the reference layout."""
+        todo = needs.plan(self.suite, self.metrics, list(keys), done=set(self._results))
+        for (dataset, reference), fields in todo.fields.items():
+            for f in fields:
+                self.plan.add(dataset, f, reference, z=(dataset, f, reference) in todo.z)
         for key in keys:
             self.result(key)
         return dict(self._results)

@@ -18,13 +18,14 @@ METRIC_DEFINITION_VERSION = "1"
 CHECKED_MANIFEST_KEYS = ("benchmark", "forget_split", "holdout_split", "data_split", "metric_definition_version")
 
 
-def _finite(obj: Any) -> Any:
+def json_ready(obj: Any) -> Any:
+    """``obj`` with non-finite floats replaced by None (JSON has no NaN) and tuples as lists."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [json_ready(v) for v in obj]
     return obj
 
 
@@ -33,8 +34,9 @@ def write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         with os.fdopen(fd, "w") as f:
-            json.dump(_finite(data), f, indent=2, allow_nan=False)
+            json.dump(json_ready(data), f, indent=2, allow_nan=False)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -42,6 +44,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def summary_of(results: dict[str, dict[str, Any]], keys: list[str]) -> dict[str, Any]:

@@ -32,6 +32,10 @@ class MetricEntry:
     dataset: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
 
+    def definition(self) -> dict[str, Any]:
+        """What the entry computes, stored with its result (``unlearn report`` and resuming read it)."""
+        return {"metric": self.metric, "dataset": self.dataset, "args": dict(self.args)}
+
 
 class LazyFunction:
     """A function named ``module:attr``, imported on first call (keeps plugin registration free of torch)."""
@@ -54,12 +58,20 @@ class LazyFunction:
 
 @dataclass
 class Metric:
-    """A registered metric: ``compute(context, entry)`` returns a result dict in the reference layout."""
+    """A registered metric: ``compute(context, entry)`` returns a result dict in the reference layout.
+
+    Optional hooks let a plugin metric join the fused pass and the report: ``inputs(entry)`` lists the
+    ``(data set, answer field)`` pairs it scores, ``depends(entry)`` the entries it reads, and
+    ``recompute(result, entry_results, reference_logs)`` returns its aggregate from its saved per-sample values.
+    """
 
     name: str
     compute: Callable[[Any, MetricEntry], dict[str, Any]]
     description: str = ""
     needs_reference_logs: bool = False
+    inputs: Callable[[MetricEntry], list[tuple[str, str]]] | None = None
+    depends: Callable[[MetricEntry], list[str]] | None = None
+    recompute: Callable[..., Any] | None = None
 
 
 @dataclass

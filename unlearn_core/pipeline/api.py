@@ -9,8 +9,8 @@ from typing import Any
 
 from unlearn_core.config import ExperimentConfig, resolve_config
 from unlearn_core.errors import ConfigError
-from unlearn_core.evaluation.results import write_json_atomic
 from unlearn_core.plugins import Plugins, load_plugins, plugin_versions
+from unlearn_core.training.diskio import write_json
 
 
 @dataclass
@@ -31,22 +31,38 @@ def run(
     method: str | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     overwrite: bool = False,
+    resume: bool = False,
     plugins: Plugins | None = None,
 ) -> RunResult:
     """Resolve the configuration, then train (``train``), unlearn (``unlearn``) or evaluate (``eval``)."""
     plugins = plugins or load_plugins()
     cfg = resolve_config(mode, plugins, benchmark=benchmark, method=method, overrides=list(overrides))
-    return execute(cfg, plugins, overwrite=overwrite)
+    return execute(cfg, plugins, overwrite=overwrite, resume=resume)
 
 
-def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False) -> RunResult:
-    """Run an already resolved configuration."""
-    from unlearn_core.pipeline.environment import quiet_libraries
-    from unlearn_core.pipeline.outputs import prepare_output_dir
+def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False, resume: bool = False) -> RunResult:
+    """Run an already resolved configuration; ``resume`` continues the run in its directory from its last checkpoint.
+
+    Nothing is created when the output directory or the checkpoint settings are wrong, and a command whose inputs
+    then fail validation removes what it created (see ``pipeline.outputs``).
+    """
+    from unlearn_core.pipeline.environment import provenance, quiet_libraries
+    from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable
+    from unlearn_core.training.settings import check_training_args
 
     quiet_libraries()
-    prepare_output_dir(cfg.output_dir, overwrite=overwrite)
-    write_json_atomic(cfg.output_dir / "config.json", cfg.values)
+    check_output_dir(cfg.output_dir, overwrite=overwrite, resume=resume)
+    check_training_args(cfg.get("trainer.args"), cfg.mode)
+    if resume:
+        check_resumable(cfg.output_dir, cfg.mode, cfg.values)
+    started = {"status": "running", "started": time.time()}
+    begin_run(
+        cfg.output_dir,
+        cfg.values,
+        overwrite=overwrite,
+        resume=resume,
+        provenance={**provenance(cfg.values, plugin_versions(plugins), None), **started},
+    )
     if cfg.mode == "train":
         from unlearn_core.pipeline.commands import train_command
 
@@ -58,13 +74,41 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False)
     if cfg.mode == "unlearn":
         from unlearn_core.pipeline.commands import unlearn_command
 
+        steps = plugins.benchmarks.get(cfg.benchmark).experiment_steps(cfg.values)
+        if steps:
+            from unlearn_core.pipeline.experiments import experiment_command
+
+            return experiment_command(cfg, plugins, steps)
         return unlearn_command(cfg, plugins)
     raise ConfigError(f"unknown mode '{cfg.mode}'")
 
 
-def record_provenance(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, extra: dict[str, Any]) -> None:
-    """Write ``provenance.json`` in the output directory."""
+def record_provenance(
+    cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, extra: dict[str, Any], status: str = "finished"
+) -> None:
+    """Write ``provenance.json`` in the output directory (and close the run directory's set-up phase)."""
     from unlearn_core.pipeline.environment import provenance
+    from unlearn_core.pipeline.outputs import current_run, is_main_process
 
-    data = {**provenance(cfg.values, plugin_versions(plugins), accelerator), **extra, "finished": time.time()}
-    write_json_atomic(cfg.output_dir / "provenance.json", data)
+    current_run(cfg.output_dir).commit()
+    if not is_main_process():
+        return
+    previous = _previous_provenance(cfg.output_dir)
+    data = {**provenance(cfg.values, plugin_versions(plugins), accelerator), **extra, "status": status}
+    data["started"] = previous.get("started")
+    data["finished"] = time.time() if status == "finished" else None
+    resumes = list(previous.get("resumed_from") or [])
+    if extra.get("resumed_from") is not None and extra["resumed_from"] not in resumes:
+        resumes.append(extra["resumed_from"])
+    data["resumed_from"] = resumes
+    write_json(cfg.output_dir / "provenance.json", data)
+
+
+def _previous_provenance(output_dir: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads((output_dir / "provenance.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

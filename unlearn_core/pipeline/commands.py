@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
 from unlearn_core.data import PromptTemplate
-from unlearn_core.errors import ConfigError
+from unlearn_core.errors import ConfigError, TrainingError
 from unlearn_core.pipeline.api import RunResult, record_provenance
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
-from unlearn_core.pipeline.evaluate import summary_from_logs
+from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
 from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.models import load_model_and_tokenizer
-from unlearn_core.pipeline.outputs import save_model_atomic
+from unlearn_core.pipeline.outputs import current_run, save_model_atomic
 from unlearn_core.plugins import Plugins
 
 
@@ -30,23 +29,73 @@ def _start_model(cfg: ExperimentConfig, builder: EmbeddedBuilder | None, role: s
     return str(builder.base() if role == "base" else builder.finetuned(role))
 
 
+def _check_best_metric(cfg: ExperimentConfig, suite: Any) -> None:
+    """``trainer.args.metric_for_best_model`` must be a summary value this run's evaluations produce."""
+    from unlearn_core.suggest import unknown_message
+
+    metric = cfg.get("trainer.args.metric_for_best_model")
+    if metric is None:
+        return
+    keys = set(selected_keys(cfg.values, suite))
+    valid = [k for k in suite.summary_keys if k in keys]
+    if metric not in valid:
+        raise ConfigError(unknown_message("trainer.args.metric_for_best_model", str(metric), valid))
+
+
+def _record_failure(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, exc: BaseException) -> None:
+    """Mark provenance.json as interrupted/failed; never hides the original error."""
+    from unlearn_core.training.signals import TrainingInterrupted
+
+    status = "interrupted" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "failed"
+    try:
+        record_provenance(cfg, plugins, accelerator, {"error": str(exc) or type(exc).__name__}, status=status)
+    except Exception:  # the disk may be what failed
+        pass
+
+
+def _note_resume(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, resume: bool) -> None:
+    """Record in provenance.json, before training goes on, which checkpoint this run resumes from."""
+    from unlearn_core.training.checkpoint import complete_checkpoints
+
+    found = complete_checkpoints(cfg.output_dir) if resume else []
+    if found:
+        record_provenance(cfg, plugins, accelerator, {"resumed_from": found[-1][0]}, status="running")
+
+
 def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Finetune a model on ``data.train`` (target or retain data) and save it in ``<output_dir>/model``."""
     from unlearn_core.pipeline.finetune import finetune_in_memory
+    from unlearn_core.training.checkpoint import CheckpointManager
 
-    bench = plugins.benchmarks.get(cfg.benchmark)
-    builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
-    start = _start_model(cfg, builder, "base")
-    model, tokenizer = load_model_and_tokenizer(cfg.values, start)
-    template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
-    rows = builder.finetune_rows(cfg.values, template) if builder else bench.finetune_data(cfg.values, template)
+    run = current_run(cfg.output_dir)
+    with run.setup():
+        bench = plugins.benchmarks.get(cfg.benchmark)
+        builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
+        start = _start_model(cfg, builder, "base")
+        model, tokenizer = load_model_and_tokenizer(cfg.values, start)
+        template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
+        rows = builder.finetune_rows(cfg.values, template) if builder else bench.finetune_data(cfg.values, template)
     overrides = builder.recipe.finetune_args if builder else {}
-    result = finetune_in_memory(
-        model, tokenizer, rows, cfg.values, overrides, f"finetune {cfg.benchmark}", cfg.output_dir / "train_log.jsonl"
-    )
-    save_model_atomic(model, tokenizer, cfg.output_dir / "model")
-    accelerator = get_accelerator(mixed_precision_for(cfg.get("trainer.args")))
-    record_provenance(cfg, plugins, accelerator, {"start_model": start, "steps": result.steps})
+    accelerator = get_accelerator(mixed_precision_for({**cfg.get("trainer.args"), **overrides}))
+    _note_resume(cfg, plugins, accelerator, run.resume)
+    try:
+        result = finetune_in_memory(
+            model,
+            tokenizer,
+            rows,
+            cfg.values,
+            overrides,
+            f"finetune {cfg.benchmark}",
+            cfg.output_dir / "train_log.jsonl",
+            checkpoints=CheckpointManager(cfg.output_dir, {**cfg.get("trainer.args"), **overrides}),
+            resume=run.resume,
+        )
+    except (TrainingError, KeyboardInterrupt) as exc:
+        _record_failure(cfg, plugins, accelerator, exc)
+        raise
+    if accelerator.is_main_process:
+        save_model_atomic(model, tokenizer, cfg.output_dir / "model")
+    record_provenance(cfg, plugins, accelerator, _training_facts(start, result))
     return RunResult(
         cfg.output_dir,
         rows={"finetuned": {"final_loss": result.last_loss, "steps": result.steps}},
@@ -56,11 +105,23 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     )
 
 
+def _training_facts(start: str, result: Any) -> dict[str, Any]:
+    return {
+        "start_model": start,
+        "steps": result.steps,
+        "skipped_steps": result.skipped,
+        "resumed_from": result.resumed_from,
+        "best": result.best,
+        "last_checkpoint": str(result.checkpoint) if result.checkpoint else None,
+    }
+
+
 def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Evaluate a model (the embedded target by default) and write ``<BENCH>_EVAL.json`` / ``_SUMMARY.json``."""
-    plan = plan_evaluation(cfg, plugins, cfg.values["eval"]["benchmark"])
-    start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
-    model, tokenizer = load_model_and_tokenizer(cfg.values, start)
+    with current_run(cfg.output_dir).setup():
+        plan = plan_evaluation(cfg, plugins, cfg.values["eval"]["benchmark"])
+        start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
+        model, tokenizer = load_model_and_tokenizer(cfg.values, start)
     model.to(get_accelerator("no").device)
     evaluation = plan.evaluate(model, tokenizer, cfg.output_dir)
     record_provenance(cfg, plugins, get_accelerator("no"), {"model": start})
@@ -73,38 +134,61 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     )
 
 
+def _target_row(cfg: ExperimentConfig, plan: Any, model: Any, tokenizer: Any, resume: bool) -> tuple[dict, float]:
+    """The target model's summary: cached (embedded), reread when resuming, else evaluated now."""
+    import json
+
+    if plan.embedded is not None:
+        return summary_from_logs(plan.logs(plan.embedded.target_eval), plan.suite.summary_keys), 0.0
+    if not cfg.get("eval.include_target"):
+        return {}, 0.0
+    out = cfg.output_dir / "evals" / "target"
+    summary_file = out / f"{plan.suite.benchmark.upper()}_SUMMARY.json"
+    if resume and summary_file.is_file():
+        try:
+            return json.loads(summary_file.read_text()), 0.0
+        except ValueError:
+            pass
+    evaluation = plan.evaluate(model, tokenizer, out)
+    return evaluation.summary, evaluation.seconds
+
+
 def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models."""
     from unlearn_core.training.batches import ForgetRetainBatches
+    from unlearn_core.training.checkpoint import CheckpointManager, complete_checkpoints, reference_logprobs_of
+    from unlearn_core.training.diskio import json_line, write_failure
     from unlearn_core.training.loop import train
     from unlearn_core.training.reference import FrozenReference
+    from unlearn_core.training.runlog import truncate_jsonl
 
+    run = current_run(cfg.output_dir)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    plan = plan_evaluation(cfg, plugins, cfg.benchmark)
-    bench, suite, embedded = plan.bench, plan.suite, plan.embedded
-    timings["prepare"] = time.perf_counter() - t0
-
-    start = str(embedded.target) if embedded else _start_model(cfg, None, "target")
-    model, tokenizer = load_model_and_tokenizer(cfg.values, start)
     args = cfg.get("trainer.args")
-    seed_everything(args["seed"])
+    with run.setup():
+        plan = plan_evaluation(cfg, plugins, cfg.benchmark)
+        _check_best_metric(cfg, plan.suite)
+        timings["prepare"] = time.perf_counter() - t0
+        start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
+        model, tokenizer = load_model_and_tokenizer(cfg.values, start)
+        template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
+        forget, retain = plan.bench.unlearn_data(cfg.values, template)
+        method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
     accelerator = get_accelerator(mixed_precision_for(args))
     model.to(accelerator.device)
     rows: dict[str, dict[str, Any]] = {}
-    if embedded is not None:
-        rows["target"] = summary_from_logs(plan.logs(embedded.target_eval), suite.summary_keys)
-    elif cfg.get("eval.include_target"):
-        target_eval = plan.evaluate(model, tokenizer, cfg.output_dir / "evals" / "target")
-        rows["target"] = target_eval.summary
-        timings["eval_target"] = target_eval.seconds
+    rows["target"], seconds = _target_row(cfg, plan, model, tokenizer, run.resume)
+    if seconds:
+        timings["eval_target"] = seconds
     reference_logs = plan.reference_logs
-    rows["retain"] = summary_from_logs(reference_logs, suite.summary_keys) if reference_logs else {}
+    rows["retain"] = summary_from_logs(reference_logs, plan.suite.summary_keys) if reference_logs else {}
 
-    template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
-    forget, retain = bench.unlearn_data(cfg.values, template)
-    method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
+    checkpoints = CheckpointManager(cfg.output_dir, args)
+    latest = checkpoints.latest() if run.resume else None
+    _note_resume(cfg, plugins, accelerator, run.resume)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    seed_everything(args["seed"])
     reference = FrozenReference.build(
         model,
         forget,
@@ -113,6 +197,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         batch_size=args["per_device_eval_batch_size"],
         pad_id=pad,
         device=accelerator.device,
+        cached_logprobs=reference_logprobs_of(latest),
     )
     batches = ForgetRetainBatches(
         forget,
@@ -124,37 +209,52 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         world_size=accelerator.num_processes,
     )
     evaluations_log = cfg.output_dir / "eval_log.jsonl"
-    evaluations_log.unlink(missing_ok=True)
+    if accelerator.is_main_process:
+        if latest is not None:
+            truncate_jsonl(evaluations_log, complete_checkpoints(cfg.output_dir)[-1][0])
+        else:
+            evaluations_log.unlink(missing_ok=True)
 
     def evaluate_during(current: Any, step: int, epoch: float) -> dict[str, Any]:
         e = plan.evaluate(accelerator.unwrap_model(current), tokenizer, None, progress=False)
         record = {"step": step, "epoch": epoch, **e.summary}
-        with evaluations_log.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        if accelerator.is_main_process:
+            try:
+                with evaluations_log.open("a") as f:
+                    f.write(json_line(record))
+            except OSError as exc:
+                raise write_failure(evaluations_log, exc) from None
         return record
 
-    result = train(
-        model,
-        batches,
-        args,
-        accelerator=accelerator,
-        method=method,
-        reference=reference,
-        log_path=cfg.output_dir / "train_log.jsonl",
-        evaluate=evaluate_during,
-        description=f"unlearn {cfg.benchmark} with {method.name}",
-    )
+    try:
+        result = train(
+            model,
+            batches,
+            args,
+            accelerator=accelerator,
+            method=method,
+            reference=reference,
+            log_path=cfg.output_dir / "train_log.jsonl",
+            evaluate=evaluate_during,
+            description=f"unlearn {cfg.benchmark} with {method.name}",
+            checkpoints=checkpoints,
+            resume=run.resume,
+        )
+    except (TrainingError, KeyboardInterrupt) as exc:
+        _record_failure(cfg, plugins, accelerator, exc)
+        raise
     timings["unlearn"] = result.seconds
     model = accelerator.unwrap_model(model)
-    save_model_atomic(model, tokenizer, cfg.output_dir / "model")
+    if accelerator.is_main_process:
+        save_model_atomic(model, tokenizer, cfg.output_dir / "model")
     final = plan.evaluate(model, tokenizer, cfg.output_dir / "evals")
     timings["eval"] = final.seconds
     rows["unlearned"] = final.summary
-    record_provenance(cfg, plugins, accelerator, {"start_model": start, "steps": result.steps, "timings": timings})
+    record_provenance(cfg, plugins, accelerator, {**_training_facts(start, result), "timings": timings})
     return RunResult(
         cfg.output_dir,
         rows=rows,
-        columns=bench.table_columns,
+        columns=plan.bench.table_columns,
         files={"model": cfg.output_dir / "model", **final.files, "log": cfg.output_dir / "train_log.jsonl"},
         seconds=timings,
     )

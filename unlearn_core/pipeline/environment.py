@@ -80,10 +80,40 @@ def git_commit(path: Path) -> str | None:
     return out.stdout.strip() or None
 
 
+_COMMAND: list[str] | None = None
+
+
+def record_command(argv: list[str]) -> None:
+    """Remember the command line that started this run (the CLI calls this; the Python API records ``sys.argv``)."""
+    global _COMMAND
+    _COMMAND = list(argv)
+
+
+def command_line() -> str:
+    """The command line of this run, shell-quoted."""
+    import shlex
+    import sys
+
+    argv = _COMMAND if _COMMAND is not None else [Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:]]
+    return shlex.join(argv)
+
+
+def config_hash(cfg: dict[str, Any]) -> str:
+    """SHA-256 of the resolved configuration without where it is written (``paths``, ``task_name``) as canonical
+    JSON: equal hashes, same experiment."""
+    import hashlib
+    import json
+
+    experiment = {k: v for k, v in cfg.items() if k not in ("paths", "task_name")}
+    return hashlib.sha256(json.dumps(experiment, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def provenance(cfg: dict[str, Any], plugin_versions: dict[str, str], accelerator: Any) -> dict[str, Any]:
-    """What makes a run reproducible and comparable: versions, seed, world size, batch, dtype, device, commit."""
+    """What makes a run reproducible and comparable: config hash, command, versions, seed, world, batch, device."""
+    from unlearn_core.evaluation.results import METRIC_DEFINITION_VERSION
+
     args = cfg["trainer"]["args"]
-    world = accelerator.num_processes if accelerator is not None else 1
+    world = accelerator.num_processes if accelerator is not None else int(os.environ.get("WORLD_SIZE", "1"))
     packages = {}
     for dist in ("unlearn-core", "torch", "transformers", "accelerate", "datasets", "deepspeed"):
         try:
@@ -91,6 +121,11 @@ def provenance(cfg: dict[str, Any], plugin_versions: dict[str, str], accelerator
         except metadata.PackageNotFoundError:
             continue
     return {
+        "config_hash": config_hash(cfg),
+        "command": command_line(),
+        "mode": cfg.get("mode"),
+        "benchmark": cfg.get("benchmark"),
+        "metric_definition_version": METRIC_DEFINITION_VERSION,
         "packages": packages,
         "plugins": plugin_versions,
         "seed": cfg["seed"],

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from unlearn_core.data import PromptTemplate
-from unlearn_core.evaluation.engine import EvaluationEngine
+from unlearn_core.evaluation.engine import EvaluationEngine, ReferenceModel
+from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.results import (
     METRIC_DEFINITION_VERSION,
     load_reference_logs,
@@ -46,8 +49,31 @@ def selected_keys(cfg: dict[str, Any], suite: EvalSuite) -> list[str]:
     return list(keys)
 
 
+@cache
+def installed_versions() -> dict[str, str]:
+    """Versions of the core, of every installed ``unlearn`` plugin distribution and of the numeric libraries."""
+    from importlib import metadata
+
+    versions: dict[str, str] = {}
+    for dist in ("unlearn-core", "torch", "transformers", "rouge-score", "scipy"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    for ep in metadata.entry_points(group="unlearn"):
+        dist = getattr(ep, "dist", None)
+        if dist is not None:
+            versions[dist.metadata["Name"]] = dist.version
+    return dict(sorted(versions.items()))
+
+
+def _precision(cfg: dict[str, Any]) -> str:
+    args = cfg["trainer"]["args"]
+    return "bf16" if args.get("bf16") else "fp16" if args.get("fp16") else "no"
+
+
 def eval_manifest(cfg: dict[str, Any], suite: EvalSuite, bench_manifest: dict[str, Any]) -> dict[str, Any]:
-    """What is recorded with results and compared against reference logs."""
+    """What is recorded with results and compared against reference logs (and a resumed evaluation)."""
     return {
         **bench_manifest,
         "metric_definition_version": METRIC_DEFINITION_VERSION,
@@ -55,6 +81,13 @@ def eval_manifest(cfg: dict[str, Any], suite: EvalSuite, bench_manifest: dict[st
         "template": cfg["model"]["template_args"],
         "generation": cfg["generation"],
         "max_length": cfg["data"]["max_length"],
+        "eval_batch_size": cfg["trainer"]["args"]["per_device_eval_batch_size"],
+        "seed": cfg.get("seed"),
+        "trainer_seed": cfg["trainer"]["args"].get("seed"),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "dtype": cfg["model"]["model_args"].get("torch_dtype"),
+        "mixed_precision": _precision(cfg),
+        "plugin_versions": installed_versions(),
         **suite.manifest,
     }
 
@@ -78,12 +111,28 @@ def evaluate_model(
     out_dir: Path | None,
     self_reference: bool = False,
     progress: bool = True,
+    reference_model: ReferenceModel = None,
 ) -> Evaluation:
-    """Compute the selected entries; ``self_reference`` makes the model its own reference (the retain model)."""
+    """Compute the selected entries; ``self_reference`` makes the model its own reference (the retain model).
+
+    With ``out_dir`` every finished entry is saved to a partial file as it completes, and entries that an earlier,
+    interrupted evaluation of the same model and manifest finished there are reused (see ``evaluation.partial``).
+    """
+    from unlearn_core.evaluation.reference_model import reference_model_loader
+
     start = time.perf_counter()
     was_training = model.training
     model.eval()
+    manifest = {**manifest, "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")}
     template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
+    partial = (
+        PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, reference_logs)
+        if out_dir is not None
+        else None
+    )
+    if reference_model is None:
+        device = next(model.parameters()).device
+        reference_model = reference_model_loader(cfg, plugins, suite.benchmark, reference_logs, device)
     engine = EvaluationEngine(
         model,
         tokenizer,
@@ -93,21 +142,27 @@ def evaluate_model(
         batch_size=cfg["trainer"]["args"]["per_device_eval_batch_size"],
         generation=cfg["generation"],
         reference_logs=reference_logs,
+        reference_model=reference_model,
         progress=progress,
+        partial=partial,
     )
     keys = selected_keys(cfg, suite)
-    if self_reference:
-        needs_ref = [k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
-        engine.run([k for k in keys if k not in needs_ref] + _reference_inputs(suite, needs_ref))
-        engine.reference_logs = dict(engine._results)
-    results = engine.run(keys)
-    if was_training:
-        model.train()
+    try:
+        if self_reference:
+            needs_ref = [k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
+            engine.run([k for k in keys if k not in needs_ref] + _reference_inputs(suite, needs_ref))
+            engine.reference_logs = dict(engine._results)
+        results = engine.run(keys)
+    finally:
+        if was_training:
+            model.train()
     summary = summary_of(results, suite.summary_keys)
     evaluation = Evaluation(results, summary, seconds=time.perf_counter() - start, engine=engine)
     if out_dir is not None:
         eval_path, summary_path = write_results(out_dir, suite.benchmark, results, suite.summary_keys, manifest)
         evaluation.files = {"eval": eval_path, "summary": summary_path}
+        if partial is not None:
+            partial.remove()
     return evaluation
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from unlearn_core.data import Tokenized
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.training.batches import FinetuneBatches
+from unlearn_core.training.checkpoint import CheckpointManager
 from unlearn_core.training.loop import TrainResult, train
 
 
@@ -18,8 +19,14 @@ def finetune_in_memory(
     arg_overrides: dict[str, Any],
     description: str,
     log_path: Any = None,
+    *,
+    checkpoints: CheckpointManager | None = None,
+    resume: bool = False,
 ) -> TrainResult:
-    """Train ``model`` on ``rows`` with cross-entropy on the targets; ``arg_overrides`` patch ``trainer.args``."""
+    """Train ``model`` on ``rows`` with cross-entropy on the targets; ``arg_overrides`` patch ``trainer.args``.
+
+    Without ``checkpoints`` (the embedded models, built into a cache) a stop signal aborts at once.
+    """
     args = {**cfg["trainer"]["args"], **arg_overrides}
     seed_everything(args["seed"])
     accelerator = get_accelerator(mixed_precision_for(args))
@@ -33,6 +40,15 @@ def finetune_in_memory(
         world_size=accelerator.num_processes,
     )
     model.to(accelerator.device)
-    result = train(model, batches, args, accelerator=accelerator, log_path=log_path, description=description)
+    result = train(
+        model,
+        batches,
+        args,
+        accelerator=accelerator,
+        log_path=log_path,
+        description=description,
+        checkpoints=checkpoints,
+        resume=resume,
+    )
     accelerator.free_memory()
     return result

@@ -22,7 +22,7 @@ def load_model_and_tokenizer(cfg: dict[str, Any], path: str) -> tuple[Any, Any]:
     model_cfg = cfg["model"]
     trust = bool(model_cfg.get("trust_remote_code", False))
     if looks_like_path(path):
-        check_model_dir(path)
+        check_model_dir(path, trust)
     tok_path = model_cfg["tokenizer_args"].get("pretrained_model_name_or_path") or path
     tokenizer = load_tokenizer(resolve_model_dir(tok_path), trust)
     model = load_causal_lm(path, model_cfg["model_args"], trust)

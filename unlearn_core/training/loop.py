@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +17,11 @@ from unlearn_core.errors import TrainingError
 from unlearn_core.losses import mean_token_nll, model_logits
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
 from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches
+from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
+from unlearn_core.training.runlog import JsonlLog
+from unlearn_core.training.settings import BestTracker
+from unlearn_core.training.signals import StopRequest, TrainingInterrupted
 
 EvalCallback = Callable[[torch.nn.Module, int, float], dict[str, Any]]
 
@@ -32,6 +36,11 @@ class TrainResult:
     seconds: float
     history: list[dict[str, Any]] = field(default_factory=list)
     evaluations: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint: Path | None = None
+    """The newest checkpoint written (or resumed from)."""
+    resumed_from: int | None = None
+    best: dict[str, Any] | None = None
+    skipped: int = 0
 
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
@@ -41,6 +50,10 @@ def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
 def _finetune_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
     loss = mean_token_nll(model_logits(model, batch), batch["labels"])
     return LossOutput(loss, {"loss": float(loss.detach())})
+
+
+def _terms(terms: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in terms.items())
 
 
 def train(
@@ -54,89 +67,285 @@ def train(
     log_path: Path | None = None,
     evaluate: EvalCallback | None = None,
     description: str = "train",
+    checkpoints: CheckpointManager | None = None,
+    resume: bool = False,
 ) -> TrainResult:
-    """Run ``num_train_epochs`` (or ``max_steps``) optimizer steps; raise TrainingError on a non-finite loss."""
-    from tqdm.auto import tqdm
+    """Run ``num_train_epochs`` (or ``max_steps``) optimizer steps with checkpoints, resumption and clean stops.
 
-    accum = args["gradient_accumulation_steps"]
-    steps_per_epoch = max(1, math.ceil(len(batches) / accum))
-    total = args["max_steps"] if args["max_steps"] > 0 else math.ceil(steps_per_epoch * args["num_train_epochs"])
-    optimizer = build_optimizer(model, args)
-    scheduler = build_scheduler(optimizer, args["lr_scheduler_type"], warmup_steps(args, steps_per_epoch), total)
-    if args["gradient_checkpointing"] and hasattr(model, "gradient_checkpointing_enable"):
-        model.gradient_checkpointing_enable()
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    model.train()
-    result = TrainResult(0, 0.0, float("nan"), 0.0)
-    skips_left = args["skip_nonfinite_steps"]
-    log = log_path.open("w") if log_path is not None and accelerator.is_main_process else None
-    interval = 0.5 if sys.stderr.isatty() else 30.0  # a log file gets a line every 30 s, not one per step
-    bar = tqdm(
-        total=total,
-        desc=description,
-        disable=not accelerator.is_local_main_process,
-        dynamic_ncols=True,
-        mininterval=interval,
-    )
-    start = time.perf_counter()
-    step, epoch = 0, 0
-    try:
-        while step < total:
-            micro = 0
-            pending: list[LossOutput] = []
-            for batch in batches.epoch(epoch):
-                batch = _to_device(batch, accelerator.device)
-                stepping = (micro + 1) % accum == 0 or micro + 1 == len(batches)
-                with accelerator.autocast():
-                    out = method.compute_loss(model, batch, reference) if method else _finetune_loss(model, batch)
-                if not torch.isfinite(out.loss.detach()):
-                    if skips_left > 0:
-                        skips_left -= 1
-                        optimizer.zero_grad(set_to_none=True)
-                        micro, pending = 0, []
-                        continue
-                    terms = ", ".join(f"{k}={v:.4g}" for k, v in out.terms.items())
-                    raise TrainingError(f"non-finite loss at step {step + 1} (epoch {epoch + 1}): {terms}")
-                n_in_step = accum if micro // accum < len(batches) // accum else len(batches) % accum or accum
-                if stepping:
-                    accelerator.backward(out.loss / n_in_step)
+    Raises TrainingError on a non-finite loss or gradient (beyond ``skip_nonfinite_steps``) and
+    TrainingInterrupted after checkpointing when SIGINT/SIGTERM arrives.
+    """
+    loop = _Loop(model, batches, args, accelerator, method, reference, evaluate, checkpoints)
+    return loop.run(log_path, description, resume)
+
+
+class _Loop:
+    """One training run; its state after each optimizer step is what a checkpoint records."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        batches: FinetuneBatches | ForgetRetainBatches,
+        args: dict[str, Any],
+        accelerator: Any,
+        method: UnlearningMethod | None,
+        reference: Reference | None,
+        evaluate: EvalCallback | None,
+        checkpoints: CheckpointManager | None,
+    ) -> None:
+        self.batches, self.args, self.accelerator = batches, args, accelerator
+        self.method, self.reference, self.evaluate, self.checkpoints = method, reference, evaluate, checkpoints
+        self.accum = args["gradient_accumulation_steps"]
+        self.n_micro = len(batches)
+        if self.n_micro == 0:
+            raise TrainingError("nothing to train on: the training data is empty")
+        steps_per_epoch = max(1, math.ceil(self.n_micro / self.accum))
+        self.steps_per_epoch = steps_per_epoch
+        epochs = args["num_train_epochs"]
+        self.total = args["max_steps"] if args["max_steps"] > 0 else math.ceil(steps_per_epoch * epochs)
+        self.layout = Layout(self.total, self.n_micro, self.accum, accelerator.num_processes)
+        optimizer = build_optimizer(model, args)
+        # The scheduler is stepped here once per optimizer step: Accelerate's wrapper would step it once per process.
+        self.scheduler = build_scheduler(
+            optimizer, args["lr_scheduler_type"], warmup_steps(args, steps_per_epoch), self.total
+        )
+        if args["gradient_checkpointing"] and hasattr(model, "gradient_checkpointing_enable"):
+            model.gradient_checkpointing_enable()
+        self.model, self.optimizer = accelerator.prepare(model, optimizer)
+        self.state = TrainState()
+        self.best = BestTracker(args)
+        self.skip_limit = int(args.get("skip_nonfinite_steps") or 0)
+        self.saved_step: int | None = None
+        self.last_checkpoint: Path | None = None
+        self.stop = StopRequest(graceful=checkpoints is not None)
+        self.stop_agreed = False
+        self.log = JsonlLog(None)
+        self.history: list[dict[str, Any]] = []
+
+    # ---- the run ------------------------------------------------------------------------------------------------
+    def run(self, log_path: Path | None, description: str, resume: bool) -> TrainResult:
+        from tqdm.auto import tqdm
+
+        resumed_from = self._resume() if resume else None
+        if self.checkpoints is not None and self.accelerator.is_main_process:
+            self.checkpoints.clean_leftovers()
+        main = self.accelerator.is_main_process
+        self.log = JsonlLog(log_path if main else None, resume_after=resumed_from)
+        self.history = list(self.log.kept)
+        self.model.train()
+        self.bar = tqdm(
+            total=self.total,
+            initial=self.state.step,
+            desc=description,
+            disable=not self.accelerator.is_local_main_process,
+            dynamic_ncols=True,
+            mininterval=0.5 if sys.stderr.isatty() else 30.0,  # a log file gets a line every 30 s, not one per step
+        )
+        start = time.perf_counter()
+        state = self.state
+        try:
+            with self.stop:
+                while state.step < self.total or state.micro > 0:
+                    if state.step < self.total:
+                        self._epoch()
+                    state.epoch += 1
+                    state.micro = 0
+                    if self.evaluate and self.args["eval_strategy"] == "epoch":
+                        self._evaluate(float(state.epoch))
+                    if self.checkpoints is not None and self.checkpoints.due_after_epoch():
+                        self._save()
+                    self._check_stop()
+                if self.checkpoints is not None and self.checkpoints.periodic and self.saved_step != state.step:
+                    self._save()
+                self._check_stop()
+            self._load_best()
+        finally:
+            self.bar.close()
+            self.log.close()
+        self.model.eval()
+        return TrainResult(
+            state.step,
+            state.step / self.steps_per_epoch,
+            state.last_loss,
+            time.perf_counter() - start,
+            history=self.history,
+            evaluations=state.evaluations,
+            checkpoint=self.last_checkpoint,
+            resumed_from=resumed_from,
+            best=self.best.best,
+            skipped=state.skipped,
+        )
+
+    def _resume(self) -> int:
+        latest = self.checkpoints.latest() if self.checkpoints is not None else None
+        if latest is None:
+            where = self.checkpoints.root if self.checkpoints is not None else "this run"
+            raise TrainingError(f"nothing to resume: no complete checkpoint in {where}")
+        self.state = self.checkpoints.load(  # type: ignore[union-attr]
+            latest, self.model, self.optimizer, self.scheduler, self.accelerator, self.layout
+        )
+        self.saved_step, self.last_checkpoint = self.state.step, latest
+        self.best.best = self.state.best
+        if self.best.best is not None:
+            self.checkpoints.protected = {self.best.best["step"]}  # type: ignore[union-attr]
+        return self.state.step
+
+    def _epoch(self) -> None:
+        state = self.state
+        pending: list[LossOutput] = []
+        bad: dict[str, Any] | None = None
+        for index, batch in enumerate(self.batches.epoch(state.epoch)):
+            if index < state.micro:
+                continue  # consumed before the checkpoint this run resumed from
+            stepping = (index + 1) % self.accum == 0 or index + 1 == self.n_micro
+            batch = _to_device(batch, self.accelerator.device)
+            with self.accelerator.autocast():
+                if self.method is not None:
+                    out = self.method.compute_loss(self.model, batch, self.reference)
                 else:
-                    with accelerator.no_sync(model):
-                        accelerator.backward(out.loss / n_in_step)
-                pending.append(out)
-                micro += 1
-                if not stepping:
-                    continue
-                if args["max_grad_norm"] and args["max_grad_norm"] > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), args["max_grad_norm"])
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                record = _record(pending, step, epoch + micro / len(batches), scheduler.get_last_lr()[0])
-                pending = []
-                result.history.append(record)
-                result.last_loss = record["loss"]
-                if log is not None and step % max(1, args["logging_steps"]) == 0:
-                    log.write(json.dumps(record) + "\n")
-                    log.flush()
-                bar.set_postfix(loss=f"{record['loss']:.4f}", epoch=f"{record['epoch']:.2f}")
-                bar.update(1)
-                if evaluate and args["eval_strategy"] == "steps" and step % args["eval_steps"] == 0:
-                    result.evaluations.append(evaluate(model, step, record["epoch"]))
-                if step >= total:
-                    break
-            epoch += 1
-            if evaluate and args["eval_strategy"] == "epoch":
-                result.evaluations.append(evaluate(model, step, float(epoch)))
-    finally:
-        bar.close()
-        if log is not None:
-            log.close()
-    result.steps, result.epochs = step, step / steps_per_epoch
-    result.seconds = time.perf_counter() - start
-    model.eval()
-    return result
+                    out = _finetune_loss(self.model, batch)
+            if bad is None and not torch.isfinite(out.loss.detach()):
+                bad = {"kind": "loss", "terms": {"loss": float(out.loss.detach()), **out.terms}}
+            full = index // self.accum < self.n_micro // self.accum
+            in_step = self.accum if full else self.n_micro % self.accum or self.accum
+            if stepping:
+                self.accelerator.backward(out.loss / in_step)
+            else:
+                with self.accelerator.no_sync(self.model):
+                    self.accelerator.backward(out.loss / in_step)
+            pending.append(out)
+            if not stepping:
+                continue
+            state.micro = index + 1
+            self._step(pending, bad)
+            pending, bad = [], None
+            if state.step >= self.total:
+                return
+
+    # ---- one optimizer step -------------------------------------------------------------------------------------
+    def _grad_norm(self) -> float | None:
+        if self.accelerator.scaler is not None:
+            return None  # fp16 loss scaling skips overflowing steps itself
+        max_norm = self.args["max_grad_norm"]
+        if max_norm and max_norm > 0:
+            norm = self.accelerator.clip_grad_norm_(self.model.parameters(), max_norm)
+            return None if norm is None else float(norm)
+        grads = [p.grad.detach().float() for p in self.model.parameters() if p.grad is not None]
+        if not grads:
+            return 0.0
+        return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+    def _agree(self, bad: bool) -> tuple[bool, bool]:
+        """Every process learns whether any saw a non-finite value or a stop signal, so all act alike."""
+        stop = self.stop.requested
+        if self.accelerator.num_processes > 1:
+            flags = torch.tensor([float(bad), float(stop)], device=self.accelerator.device)
+            flags = self.accelerator.gather(flags).view(-1, 2).amax(dim=0)
+            bad, stop = bool(flags[0]), bool(flags[1])
+        self.stop_agreed = stop
+        return bad, stop
+
+    def _step(self, pending: list[LossOutput], bad: dict[str, Any] | None) -> None:
+        state = self.state
+        grad_norm = self._grad_norm()
+        if bad is None and grad_norm is not None and not math.isfinite(grad_norm):
+            bad = {"kind": "gradients", "terms": {"grad_norm": grad_norm}}
+        any_bad, _ = self._agree(bad is not None)
+        if any_bad and bad is None:
+            bad = {"kind": "loss or gradients on another process", "terms": {}}
+        epoch = state.epoch + state.micro / self.n_micro
+        record = _record(pending, state.step + 1, epoch, self.scheduler.get_last_lr()[0])
+        if grad_norm is not None:
+            record["grad_norm"] = grad_norm
+        if bad is not None:
+            self._nonfinite(bad, record)
+            self.optimizer.zero_grad(set_to_none=True)
+            record["skipped"] = f"non-finite {bad['kind']}"
+        else:
+            self.optimizer.step()
+            if not getattr(self.optimizer, "step_was_skipped", False):
+                self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            record["learning_rate"] = self.scheduler.get_last_lr()[0]
+            state.last_loss = record["loss"]
+        state.step += 1
+        self.history.append(record)
+        if state.step % max(1, self.args["logging_steps"]) == 0:
+            self.log.write(record)
+        self.bar.set_postfix(loss=f"{record['loss']:.4f}", epoch=f"{record['epoch']:.2f}")
+        self.bar.update(1)
+        if self.evaluate and self.args["eval_strategy"] == "steps" and state.step % self.args["eval_steps"] == 0:
+            self._evaluate(record["epoch"])
+        if self.checkpoints is not None and self.checkpoints.due_after_step(state.step):
+            self._save()
+        self._check_stop()
+
+    def _nonfinite(self, bad: dict[str, Any], record: dict[str, Any]) -> None:
+        """Skip this step while ``skip_nonfinite_steps`` allows, else stop naming the step and the loss terms."""
+        state = self.state
+        step, epoch = state.step + 1, state.epoch + 1
+        losses = {k: v for k, v in record.items() if k not in ("step", "epoch", "learning_rate", "grad_norm")}
+        what = f"non-finite {bad['kind']} at step {step} (epoch {epoch})"
+        detail = _terms(bad["terms"] if bad["kind"] == "loss" else {**bad["terms"], **losses})
+        if state.skipped < self.skip_limit:
+            state.skipped += 1
+            print(
+                f"warning: {what}: {detail}; step skipped ({state.skipped} of {self.skip_limit} allowed)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        if self.last_checkpoint is not None:
+            kept = f"the last good checkpoint is {self.last_checkpoint}"
+        elif self.checkpoints is not None:
+            kept = "no checkpoint was written yet (trainer.args.save_strategy=steps|epoch writes them)"
+        else:
+            kept = "no checkpoint is written for this training"
+        allowed = (
+            f"{state.skipped} such steps were already skipped, the most trainer.args.skip_nonfinite_steps allows"
+            if self.skip_limit
+            else "trainer.args.skip_nonfinite_steps=N skips up to N such steps"
+        )
+        raise TrainingError(f"{what}: {detail}; {kept}; {allowed}")
+
+    # ---- evaluation, checkpoints, stopping ----------------------------------------------------------------------
+    def _evaluate(self, epoch: float) -> None:
+        assert self.evaluate is not None
+        record = self.evaluate(self.model, self.state.step, epoch)
+        self.state.evaluations.append(record)
+        if self.best.update(record, self.state.step):
+            self.state.best = self.best.best
+            if self.checkpoints is not None:
+                self.checkpoints.protected = {self.state.step}
+                if self.best.load_at_end and self.saved_step != self.state.step:
+                    self._save()
+
+    def _save(self) -> Path:
+        assert self.checkpoints is not None
+        state_of = getattr(self.reference, "state", None)
+        logprobs = state_of() if callable(state_of) else None
+        path = self.checkpoints.save(
+            self.state, self.layout, self.model, self.optimizer, self.scheduler, self.accelerator, logprobs
+        )
+        self.saved_step, self.last_checkpoint = self.state.step, path
+        return path
+
+    def _check_stop(self) -> None:
+        requested = self.stop_agreed if self.accelerator.num_processes > 1 else self.stop.requested
+        if not requested:
+            return
+        path = self._save() if self.saved_step != self.state.step else self.last_checkpoint
+        raise TrainingInterrupted(self.stop.signum or signal.SIGTERM, self.state.step, self.total, path)
+
+    def _load_best(self) -> None:
+        best = self.best.best
+        if not self.best.load_at_end or self.checkpoints is None:
+            return
+        if best is None:
+            print(f"warning: no evaluation gave a finite {self.best.metric}; keeping the final model", file=sys.stderr)
+            return
+        if best["step"] != self.state.step:
+            self.checkpoints.load_weights(best["step"], self.accelerator.unwrap_model(self.model))
 
 
 def _record(outputs: list[LossOutput], step: int, epoch: float, lr: float) -> dict[str, Any]:

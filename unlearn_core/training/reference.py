@@ -33,14 +33,21 @@ class FrozenReference:
         batch_size: int,
         pad_id: int,
         device: torch.device,
+        cached_logprobs: dict[int, float] | None = None,
     ) -> FrozenReference:
-        """Snapshot what the method needs from ``model`` before training starts."""
+        """Snapshot what the method needs from ``model`` before training starts.
+
+        ``cached_logprobs`` (from a checkpoint, when resuming) are used instead of recomputing when they cover the
+        forget set.
+        """
         frozen = None
         if need_model:
             frozen = copy.deepcopy(model).eval()
             frozen.requires_grad_(False)
         ref = cls(frozen)
-        if need_logprobs:
+        if need_logprobs and cached_logprobs and {s.index for s in forget} <= set(cached_logprobs):
+            ref._forget_logprobs = dict(cached_logprobs)
+        elif need_logprobs:
             with torch.no_grad():
                 for start in range(0, len(forget), batch_size):
                     batch = {k: v.to(device) for k, v in collate(forget[start : start + batch_size], pad_id).items()}

@@ -29,8 +29,23 @@ UTILITY_KEYS = [
 ]
 
 
+def _rouge_variants(part: str, rouge: dict[str, Any]) -> list[MetricEntry]:
+    """ROUGE on the paraphrased and perturbed answers (docs/metrics.md).
+
+    ``PARA_ROUGE``: generation from ``paraphrased_question`` scored against ``paraphrased_answer``.
+    ``PERT_ROUGE``: the ``Q_A_ROUGE`` generation (from ``question``) scored against each ``perturbed_answer``, mean
+    per sample (high = the model's answer is as close to the wrong answers as to the right one).
+    """
+    para = {**rouge, "question_field": "paraphrased_question", "target": "paraphrased_answer"}
+    pert = {**rouge, "target": "perturbed_answer", "draft": "answer"}
+    return [
+        MetricEntry(f"{part}_Q_A_PARA_ROUGE", "rouge", part, para),
+        MetricEntry(f"{part}_Q_A_PERT_ROUGE", "rouge", part, pert),
+    ]
+
+
 def _entries(max_new_tokens: int | None) -> list[MetricEntry]:
-    rouge = {"target": "answer", "rouge_type": "rougeL_recall"}
+    rouge: dict[str, Any] = {"target": "answer", "rouge_type": "rougeL_recall"}
     if max_new_tokens:
         rouge["max_new_tokens"] = max_new_tokens
     entries = [
@@ -38,6 +53,7 @@ def _entries(max_new_tokens: int | None) -> list[MetricEntry]:
         MetricEntry("forget_Q_A_PARA_Prob", "probability", "forget", {"field": "paraphrased_answer"}),
         MetricEntry("forget_Q_A_PERT_Prob", "probability", "forget", {"field": "perturbed_answer"}),
         MetricEntry("forget_Q_A_ROUGE", "rouge", "forget", dict(rouge)),
+        *_rouge_variants("forget", rouge),
         MetricEntry(
             "forget_truth_ratio",
             "truth_ratio",
@@ -49,6 +65,7 @@ def _entries(max_new_tokens: int | None) -> list[MetricEntry]:
         MetricEntry("retain_Q_A_PARA_Prob", "probability", "retain", {"field": "paraphrased_answer"}),
         MetricEntry("retain_Q_A_PERT_Prob", "probability", "retain", {"field": "perturbed_answer"}),
         MetricEntry("retain_Q_A_ROUGE", "rouge", "retain", dict(rouge)),
+        *_rouge_variants("retain", rouge),
         MetricEntry(
             "retain_Truth_Ratio",
             "truth_ratio",

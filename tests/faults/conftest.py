@@ -1,0 +1,52 @@
+"""Fixtures of the fault-injection suite: one embedded cache for the session, isolated working directories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from faultkit import TINY
+
+from unlearn_core.plugins import DISABLE_ENV
+
+
+@pytest.fixture(scope="session")
+def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the tiny embedded models once (in this process) for every test that runs the real pipeline."""
+    from unlearn_core.config import resolve_config
+    from unlearn_core.pipeline.evaluation_plan import plan_evaluation
+    from unlearn_core.plugins import load_plugins
+
+    cache = tmp_path_factory.mktemp("fault-cache")
+    saved = os.environ.get("UNLEARN_CACHE_DIR")
+    os.environ["UNLEARN_CACHE_DIR"] = str(cache)
+    try:
+        plugins = load_plugins()
+        plan_evaluation(
+            resolve_config("unlearn", plugins, benchmark="tofu", method="npo", overrides=TINY), plugins, "tofu"
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("UNLEARN_CACHE_DIR", None)
+        else:
+            os.environ["UNLEARN_CACHE_DIR"] = saved
+    return cache
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test runs in its own directory, offline, with every plugin enabled."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UNLEARN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.delenv(DISABLE_ENV, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def cached_workdir(workdir: Path, embedded_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory whose runs reuse the session's embedded models."""
+    monkeypatch.setenv("UNLEARN_CACHE_DIR", str(embedded_cache))
+    return workdir

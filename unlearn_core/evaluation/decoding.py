@@ -1,0 +1,160 @@
+"""Greedy generation: verified drafts first, then a KV-cache decoding loop that drops rows as they finish.
+
+Greedy decoding is deterministic, so a teacher-forced pass over a guess (a *draft*: the ground-truth answer) tells
+how far the greedy output follows it: while the argmax after ``prompt + draft[:t]`` equals ``draft[t]`` the output
+is the draft, and at the first disagreement the output token is that argmax. The likelihood pass already computed
+these argmaxes (``SampleStatistics.argmax_ids``), so a model that reproduces its training answers needs no decoding
+step at all; other rows continue from where the draft left them. The output is the same token sequence as plain
+greedy decoding (up to float rounding in near-ties, as between any two batchings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from unlearn_core.evaluation import model_calls
+
+
+@dataclass
+class DecodingCounters:
+    """Work done by generation: calls to the model, decoding steps, rows settled by their draft."""
+
+    generate_calls: int = 0
+    model_calls: int = 0
+    decoded_rows: int = 0
+    draft_rows: int = 0
+
+
+def accept_draft(
+    draft: Sequence[int], argmax_ids: Sequence[int], max_new: int, eos_id: int | None
+) -> tuple[list[int], bool]:
+    """Greedy tokens implied by ``argmax_ids`` (teacher-forced along ``draft``) and whether generation is over.
+
+    ``argmax_ids[t]`` is the greedy choice after ``prompt + draft[:t]``; it is the output token at step ``t`` as long
+    as the earlier outputs equal the draft. Generation is over at EOS or after ``max_new`` tokens.
+    """
+    out: list[int] = []
+    for want, got in zip(draft, argmax_ids):
+        if len(out) >= max_new:
+            return out, True
+        out.append(int(got))
+        if (eos_id is not None and got == eos_id) or len(out) >= max_new:
+            return out, True
+        if got != want:
+            return out, False
+    return out, len(out) >= max_new
+
+
+def greedy_decode(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    budgets: Sequence[int],
+    *,
+    batch_size: int,
+    pad_id: int,
+    eos_id: int | None,
+    counters: DecodingCounters,
+) -> list[list[int]]:
+    """Greedy continuation of each prompt, at most ``budgets[i]`` tokens, stopping at EOS (which is kept)."""
+    outputs: list[list[int]] = [[] for _ in prompts]
+    todo = [k for k in range(len(prompts)) if budgets[k] > 0]
+    todo.sort(key=lambda k: len(prompts[k]))
+    with torch.inference_mode():
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            decoded = _decode_batch(
+                model, [prompts[k] for k in chunk], [budgets[k] for k in chunk], pad_id, eos_id, counters
+            )
+            for k, out in zip(chunk, decoded):
+                outputs[k] = out
+    return outputs
+
+
+def _decode_batch(
+    model: torch.nn.Module,
+    prompts: list[Sequence[int]],
+    budgets: list[int],
+    pad_id: int,
+    eos_id: int | None,
+    counters: DecodingCounters,
+) -> list[list[int]]:
+    """Decode one batch of left-padded prompts; finished rows leave the batch (and the KV cache)."""
+    device = next(model.parameters()).device
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt) :] = torch.tensor(list(prompt))
+        mask[row, width - len(prompt) :] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    logits, cache = model_calls.run(
+        model, ids, mask, model_calls.positions_from_mask(mask), keep_cache=True, last_logits_only=True
+    )
+    counters.model_calls += 1
+    counters.decoded_rows += len(prompts)
+    outputs: list[list[int]] = [[] for _ in prompts]
+    active = list(range(len(prompts)))
+    next_position = mask.sum(dim=1)
+    while True:
+        chosen = logits[:, -1].argmax(dim=-1)
+        keep = []
+        for row, token in enumerate(chosen.tolist()):
+            k = active[row]
+            outputs[k].append(token)
+            if token != eos_id and len(outputs[k]) < budgets[k]:
+                keep.append(row)
+        if not keep:
+            break
+        if len(keep) < len(active):
+            rows = torch.tensor(keep, dtype=torch.long, device=device)
+            cache = model_calls.select_rows(cache, rows, copy_first=False)
+            mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
+            active = [active[r] for r in keep]
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        logits, cache = model_calls.run(
+            model, chosen.unsqueeze(1), mask, next_position.unsqueeze(1), cache, keep_cache=True
+        )
+        counters.model_calls += 1
+        next_position = next_position + 1
+    return outputs
+
+
+def generate_tokens(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    drafts: Sequence[tuple[Sequence[int], Sequence[int]] | None],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    pad_id: int,
+    eos_id: int | None,
+    counters: DecodingCounters,
+) -> list[list[int]]:
+    """Greedy output tokens per prompt (EOS kept when reached): drafts settle what they can, decoding does the rest."""
+    counters.generate_calls += 1
+    outputs: list[list[int]] = [[] for _ in prompts]
+    pending: list[int] = []
+    for k, draft in enumerate(drafts):
+        if draft is None:
+            pending.append(k)
+            continue
+        outputs[k], finished = accept_draft(draft[0], draft[1], max_new_tokens, eos_id)
+        if finished:
+            counters.draft_rows += 1
+        else:
+            pending.append(k)
+    continued = greedy_decode(
+        model,
+        [list(prompts[k]) + outputs[k] for k in pending],
+        [max_new_tokens - len(outputs[k]) for k in pending],
+        batch_size=batch_size,
+        pad_id=pad_id,
+        eos_id=eos_id,
+        counters=counters,
+    )
+    for k, tokens in zip(pending, continued):
+        outputs[k] = outputs[k] + tokens
+    return outputs

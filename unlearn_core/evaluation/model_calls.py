@@ -1,0 +1,97 @@
+"""Calls into a HuggingFace causal LM that work across transformers versions (cache argument, logits_to_keep)."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+@lru_cache(maxsize=32)
+def _forward_parameters(forward_type: type) -> frozenset[str]:
+    """Names of the keyword parameters of a model class's ``forward``."""
+    try:
+        return frozenset(inspect.signature(forward_type.forward).parameters)
+    except (TypeError, ValueError):
+        return frozenset()
+
+
+def _parameters(model: torch.nn.Module) -> frozenset[str]:
+    return _forward_parameters(type(model))
+
+
+def cache_argument(model: torch.nn.Module) -> str | None:
+    """The keyword that passes a KV cache to ``model`` (``cache`` in transformers 5, ``past_key_values`` before)."""
+    params = _parameters(model)
+    for name in ("cache", "past_key_values"):
+        if name in params:
+            return name
+    return None
+
+
+def supports_shared_prefix(model: torch.nn.Module) -> bool:
+    """Whether ``model`` takes a KV cache and explicit position ids (needed to score answers after one prefill)."""
+    return cache_argument(model) is not None and "position_ids" in _parameters(model)
+
+
+def positions_from_mask(mask: Tensor) -> Tensor:
+    """Position ids of left-padded rows: 0 at each row's first real token (padding gets 0 too)."""
+    return (mask.long().cumsum(-1) - 1).clamp_min(0)
+
+
+def run(
+    model: torch.nn.Module,
+    input_ids: Tensor,
+    attention_mask: Tensor,
+    position_ids: Tensor | None = None,
+    cache: Any = None,
+    *,
+    keep_cache: bool = False,
+    last_logits_only: bool = False,
+) -> tuple[Tensor, Any]:
+    """One forward call; returns the logits (only the last position's when asked) and the cache (or None)."""
+    kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if position_ids is not None:
+        kwargs["position_ids"] = position_ids
+    name = cache_argument(model)
+    if name is not None:
+        if cache is not None:
+            kwargs[name] = cache
+        kwargs["use_cache"] = keep_cache or cache is not None
+    trim_here = False
+    if last_logits_only:
+        if "logits_to_keep" in _parameters(model):
+            kwargs["logits_to_keep"] = 1
+        else:
+            trim_here = True
+    out = model(**kwargs)
+    logits = out.logits if hasattr(out, "logits") else out[0]
+    if trim_here:
+        logits = logits[:, -1:]
+    if not keep_cache:
+        return logits, None
+    return logits, out["cache"] if "cache" in out else out.past_key_values
+
+
+def select_rows(cache: Any, rows: Tensor, *, copy_first: bool) -> Any:
+    """The cache restricted (or expanded, with repeated indices) to batch ``rows``; the original is kept when
+    ``copy_first`` (only the containers are copied: the row selection makes new tensors anyway)."""
+    target = _shallow_copy(cache) if copy_first else cache
+    target.reorder_cache(rows)
+    return target
+
+
+def _shallow_copy(cache: Any) -> Any:
+    """A copy whose per-layer containers are new, so reordering it leaves ``cache`` untouched."""
+    clone = copy.copy(cache)
+    if isinstance(getattr(cache, "layers", None), list):
+        clone.layers = [copy.copy(layer) for layer in cache.layers]
+        return clone
+    if isinstance(getattr(cache, "key_cache", None), list) and isinstance(getattr(cache, "value_cache", None), list):
+        clone.key_cache, clone.value_cache = list(cache.key_cache), list(cache.value_cache)
+        return clone
+    return copy.deepcopy(cache)

@@ -1,0 +1,109 @@
+"""Resumable evaluation: finished entries saved atomically as they complete, reused by a rerun of the same run.
+
+The partial file ``<out_dir>/.<BENCH>_EVAL.partial.json`` holds a resume key (the manifest, a fingerprint of the
+model's weights and a digest of the reference logs) and the finished entries with their definitions. A later
+evaluation into the same directory reuses an entry only when the key is identical and the entry's definition is
+unchanged; everything else (including the statistics and generations that unfinished entries need) is recomputed.
+The file is removed once the final result files are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unlearn_core.evaluation.results import json_ready, write_json_atomic
+from unlearn_core.evaluation.suite import EvalSuite
+
+SAMPLES_PER_TENSOR = 4096
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """A cheap digest of the weights: names, shapes and up to 4096 evenly spaced values of every tensor."""
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+            flat = tensor.detach().reshape(-1)
+            step = max(1, flat.numel() // SAMPLES_PER_TENSOR)
+            digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+            digest.update(flat[::step].float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def logs_digest(logs: dict[str, Any] | None) -> str | None:
+    """Digest of reference logs (entries such as forget_quality depend on them)."""
+    if logs is None:
+        return None
+    return hashlib.sha256(json.dumps(logs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _normalised(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, non-finite floats None)."""
+    return json.loads(json.dumps(json_ready(value)))
+
+
+class PartialResults:
+    """The partial-results file of one evaluation: load what can be reused, save after each entry, remove."""
+
+    def __init__(self, path: Path, resume_key: dict[str, Any]) -> None:
+        self.path = path
+        self.resume_key = _normalised(resume_key)
+
+    @classmethod
+    def in_dir(
+        cls,
+        out_dir: Path,
+        benchmark: str,
+        manifest: dict[str, Any],
+        model: torch.nn.Module,
+        reference_logs: dict[str, Any] | None,
+    ) -> PartialResults:
+        """The partial store of ``<out_dir>/.<BENCH>_EVAL.partial.json`` for this model and manifest."""
+        key = {"manifest": manifest, "model": model_fingerprint(model), "reference_logs": logs_digest(reference_logs)}
+        return cls(out_dir / f".{benchmark.upper()}_EVAL.partial.json", key)
+
+    def reusable(self, suite: EvalSuite) -> dict[str, dict[str, Any]]:
+        """Entries of an earlier interrupted run that this run can reuse (warns when the file is stale)."""
+        if not self.path.is_file():
+            return {}
+        try:
+            saved = json.loads(self.path.read_text())
+            key, entries = saved["resume_key"], saved["entries"]
+        except (OSError, ValueError, KeyError, TypeError):
+            warnings.warn(f"ignoring unreadable partial results {self.path}", stacklevel=2)
+            return {}
+        if key != self.resume_key:
+            differ = sorted(k for k in set(key) | set(self.resume_key) if key.get(k) != self.resume_key.get(k))
+            detail = _manifest_difference(key.get("manifest"), self.resume_key.get("manifest"))
+            warnings.warn(
+                f"not resuming from {self.path}: {', '.join(differ)} differ{detail}; recomputing everything",
+                stacklevel=2,
+            )
+            return {}
+        out = {}
+        for name, value in entries.items():
+            entry = suite.entries.get(name)
+            if entry is not None and isinstance(value, dict):
+                if value.get("definition") == _normalised(entry.definition()):
+                    out[name] = value
+        return out
+
+    def save(self, results: dict[str, dict[str, Any]]) -> None:
+        """Write the finished entries and the resume key atomically."""
+        write_json_atomic(self.path, {"resume_key": self.resume_key, "entries": results})
+
+    def remove(self) -> None:
+        """Delete the partial file (the final result files are complete)."""
+        self.path.unlink(missing_ok=True)
+
+
+def _manifest_difference(old: Any, new: Any) -> str:
+    if not isinstance(old, dict) or not isinstance(new, dict) or old == new:
+        return ""
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return f" (manifest keys: {', '.join(keys)})"

@@ -1,0 +1,78 @@
+"""Model weights and cached reference log-probs as safetensors files (never pickle)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unlearn_core.errors import TrainingError
+
+
+def save_weights(state_dict: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a state dict; tied weights (one tensor under two names) are stored once and recorded as aliases."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    first_of: dict[tuple[int, tuple[int, ...], tuple[int, ...]], str] = {}
+    storages: set[int] = set()
+    for name, tensor in state_dict.items():
+        key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+        if key in first_of:
+            aliases[name] = first_of[key]
+            continue
+        first_of[key] = name
+        storage = tensor.untyped_storage().data_ptr()
+        value = tensor.detach().cpu()
+        # safetensors refuses tensors that share memory: copy views of a storage already written.
+        tensors[name] = value.clone().contiguous() if storage in storages else value.contiguous()
+        storages.add(storage)
+    save_file(tensors, str(path), metadata={"format": "pt", "aliases": json.dumps(aliases)})
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    """Load weights written by ``save_weights`` into ``model``; any missing or extra name is an error."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+    tensors = load_file(str(path))
+    for alias, target in json.loads(metadata.get("aliases", "{}")).items():
+        tensors[alias] = tensors[target]
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing[:5])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:5])}" if unexpected else "",
+            )
+            if part
+        )
+        raise TrainingError(f"checkpoint weights {path} do not fit this model ({detail})")
+
+
+def save_logprobs(values: dict[int, float], path: Path) -> None:
+    """Cached reference log-probs by sample index (float64, so the float values round-trip exactly)."""
+    from safetensors.torch import save_file
+
+    keys = sorted(values)
+    save_file(
+        {
+            "index": torch.tensor(keys, dtype=torch.int64),
+            "logprob": torch.tensor([values[k] for k in keys], dtype=torch.float64),
+        },
+        str(path),
+    )
+
+
+def load_logprobs(path: Path) -> dict[int, float]:
+    """Read what ``save_logprobs`` wrote."""
+    from safetensors.torch import load_file
+
+    data: dict[str, Any] = load_file(str(path))
+    return dict(zip(data["index"].tolist(), data["logprob"].tolist()))
