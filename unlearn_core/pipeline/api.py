@@ -46,12 +46,14 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
     Nothing is created when the output directory or the checkpoint settings are wrong, and a command whose inputs
     then fail validation removes what it created (see ``pipeline.outputs``).
     """
+    from unlearn_core.distributed import barrier
     from unlearn_core.pipeline.environment import provenance, quiet_libraries
     from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable
     from unlearn_core.training.settings import check_training_args
 
     quiet_libraries()
     check_output_dir(cfg.output_dir, overwrite=overwrite, resume=resume)
+    barrier()  # every process has checked the directory before process 0 writes into it
     check_training_args(cfg.get("trainer.args"), cfg.mode)
     if resume:
         check_resumable(cfg.output_dir, cfg.mode, cfg.values)
@@ -63,6 +65,7 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
         resume=resume,
         provenance={**provenance(cfg.values, plugin_versions(plugins), None), **started},
     )
+    barrier()
     if cfg.mode == "train":
         from unlearn_core.pipeline.commands import train_command
 

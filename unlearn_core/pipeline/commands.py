@@ -65,7 +65,6 @@ def _note_resume(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, resu
 def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Finetune a model on ``data.train`` (target or retain data) and save it in ``<output_dir>/model``."""
     from unlearn_core.pipeline.finetune import finetune_in_memory
-    from unlearn_core.training.checkpoint import CheckpointManager
 
     run = current_run(cfg.output_dir)
     with run.setup():
@@ -87,14 +86,13 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
             overrides,
             f"finetune {cfg.benchmark}",
             cfg.output_dir / "train_log.jsonl",
-            checkpoints=CheckpointManager(cfg.output_dir, {**cfg.get("trainer.args"), **overrides}),
+            checkpoints=_checkpoints(cfg, {**cfg.get("trainer.args"), **overrides}),
             resume=run.resume,
         )
     except (TrainingError, KeyboardInterrupt) as exc:
         _record_failure(cfg, plugins, accelerator, exc)
         raise
-    if accelerator.is_main_process:
-        save_model_atomic(model, tokenizer, cfg.output_dir / "model")
+    _save_final(accelerator, result, model, tokenizer, cfg.output_dir / "model")
     record_provenance(cfg, plugins, accelerator, _training_facts(start, result))
     return RunResult(
         cfg.output_dir,
@@ -103,6 +101,29 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         files={"model": cfg.output_dir / "model", "log": cfg.output_dir / "train_log.jsonl"},
         seconds={"train": result.seconds},
     )
+
+
+def _checkpoints(cfg: ExperimentConfig, args: dict[str, Any]) -> Any:
+    """Checkpoints for single-process and DDP runs; a sharded DeepSpeed optimizer is not checkpointed (yet)."""
+    from unlearn_core.distributed import using_deepspeed
+    from unlearn_core.training.checkpoint import CheckpointManager
+
+    if not using_deepspeed():
+        return CheckpointManager(cfg.output_dir, args)
+    if args["save_strategy"] != "no" or current_run(cfg.output_dir).resume:
+        raise ConfigError(
+            "checkpoints and --resume are not supported under DeepSpeed yet (its optimizer state is sharded): "
+            "use trainer.args.save_strategy=no, or DDP / a single process"
+        )
+    return None
+
+
+def _save_final(accelerator: Any, result: Any, model: Any, tokenizer: Any, path: Any) -> None:
+    """Every process takes part in gathering the weights (ZeRO-3 shards them); process 0 writes them."""
+    state_dict = accelerator.get_state_dict(result.model) if accelerator.num_processes > 1 else None
+    if accelerator.is_main_process:
+        save_model_atomic(accelerator.unwrap_model(result.model), tokenizer, path, state_dict=state_dict)
+    accelerator.wait_for_everyone()
 
 
 def _training_facts(start: str, result: Any) -> dict[str, Any]:
@@ -156,7 +177,7 @@ def _target_row(cfg: ExperimentConfig, plan: Any, model: Any, tokenizer: Any, re
 def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models."""
     from unlearn_core.training.batches import ForgetRetainBatches
-    from unlearn_core.training.checkpoint import CheckpointManager, complete_checkpoints, reference_logprobs_of
+    from unlearn_core.training.checkpoint import complete_checkpoints, reference_logprobs_of
     from unlearn_core.training.diskio import json_line, write_failure
     from unlearn_core.training.loop import train
     from unlearn_core.training.reference import FrozenReference
@@ -184,7 +205,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     reference_logs = plan.reference_logs
     rows["retain"] = summary_from_logs(reference_logs, plan.suite.summary_keys) if reference_logs else {}
 
-    checkpoints = CheckpointManager(cfg.output_dir, args)
+    checkpoints = _checkpoints(cfg, args)
     latest = checkpoints.latest() if run.resume else None
     _note_resume(cfg, plugins, accelerator, run.resume)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -244,9 +265,8 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         _record_failure(cfg, plugins, accelerator, exc)
         raise
     timings["unlearn"] = result.seconds
-    model = accelerator.unwrap_model(model)
-    if accelerator.is_main_process:
-        save_model_atomic(model, tokenizer, cfg.output_dir / "model")
+    _save_final(accelerator, result, model, tokenizer, cfg.output_dir / "model")
+    model = accelerator.unwrap_model(result.model)
     final = plan.evaluate(model, tokenizer, cfg.output_dir / "evals")
     timings["eval"] = final.seconds
     rows["unlearned"] = final.summary

@@ -14,6 +14,7 @@ from typing import Any
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
 from unlearn_core.data import PromptTemplate
 from unlearn_core.default_plugins.models import uses_embedded_model  # noqa: F401  (re-exported)
+from unlearn_core.distributed import LocalAccelerator, is_distributed, main_process_first
 from unlearn_core.models.tiny import build_tiny_llama, train_tokenizer
 from unlearn_core.plugins import Plugins
 
@@ -54,11 +55,22 @@ class EmbeddedBuilder:
         self.plugins = plugins
         self.recipe: EmbeddedRecipe = bench.embedded_recipe(cfg)
         self.root = cache_root(cfg) / bench.name
+        self.accelerator = LocalAccelerator() if is_distributed() else None
+        """Process 0 builds alone in a multi-process run, so it trains without collectives."""
 
     def _entry(self, name: str, key: str, build: Any) -> Path:
+        """The cached artefact ``name-key``; built once (by process 0 while the others wait in a multi-process run)."""
         path = self.root / f"{name}-{key}"
-        if (path / ".complete").exists():
-            return path
+        if not is_distributed():
+            return path if (path / ".complete").exists() else self._build_entry(name, key, build)
+        with main_process_first() as main:
+            if main and not (path / ".complete").exists():
+                self._build_entry(name, key, build)
+        return path
+
+    def _build_entry(self, name: str, key: str, build: Any) -> Path:
+        path = self.root / f"{name}-{key}"
+        _remove_stale_builds(self.root, f".{name}-{key}.tmp")
         tmp = self.root / f".{name}-{key}.tmp{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -88,7 +100,15 @@ class EmbeddedBuilder:
         model = build_tiny_llama(tokenizer, self.recipe.size, self.cfg["seed"])
         template = PromptTemplate(tokenizer, self.cfg["model"]["template_args"], self.cfg["data"]["max_length"])
         rows = self.recipe.base_rows(template)
-        finetune_in_memory(model, tokenizer, rows, self.cfg, self.recipe.base_args, f"{self.bench.name} base model")
+        finetune_in_memory(
+            model,
+            tokenizer,
+            rows,
+            self.cfg,
+            self.recipe.base_args,
+            f"{self.bench.name} base model",
+            accelerator=self.accelerator,
+        )
         model.save_pretrained(out, safe_serialization=True)
         tokenizer.save_pretrained(out)
 
@@ -109,7 +129,15 @@ class EmbeddedBuilder:
         model, tokenizer = load_model_and_tokenizer(_with_model(cfg, str(base)), str(base))
         template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
         rows = self.finetune_rows(cfg, template)
-        finetune_in_memory(model, tokenizer, rows, cfg, self.recipe.finetune_args, f"{self.bench.name} {role} model")
+        finetune_in_memory(
+            model,
+            tokenizer,
+            rows,
+            cfg,
+            self.recipe.finetune_args,
+            f"{self.bench.name} {role} model",
+            accelerator=self.accelerator,
+        )
         model.save_pretrained(out, safe_serialization=True)
         tokenizer.save_pretrained(out)
 
@@ -163,3 +191,24 @@ def _with_model(cfg: dict[str, Any], path: str) -> dict[str, Any]:
     model = {**cfg["model"], "model_args": {**cfg["model"]["model_args"], "pretrained_model_name_or_path": path}}
     model["tokenizer_args"] = {"pretrained_model_name_or_path": None}
     return {**cfg, "model": model}
+
+
+def _remove_stale_builds(root: Path, prefix: str) -> None:
+    """Delete temporary build directories left by killed processes (those of live processes stay)."""
+    if not root.is_dir():
+        return
+    for leftover in root.glob(f"{prefix}*"):
+        pid = leftover.name.removeprefix(prefix)
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -30,7 +30,6 @@ def quiet_libraries() -> None:
 def get_accelerator(mixed_precision: str = "no") -> Any:
     """One Accelerator per process (Accelerate keeps global state); gloo when there is no CUDA."""
     global _ACCELERATOR
-    import torch
     from accelerate import Accelerator
     from accelerate.utils import InitProcessGroupKwargs
 
@@ -40,8 +39,10 @@ def get_accelerator(mixed_precision: str = "no") -> Any:
         from accelerate.state import AcceleratorState
 
         AcceleratorState._reset_state(reset_partial_state=False)
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    handlers = [InitProcessGroupKwargs(backend="gloo")] if distributed and not torch.cuda.is_available() else []
+    from unlearn_core.distributed import prepare_deepspeed, process_group_kwargs
+
+    prepare_deepspeed()
+    handlers = [InitProcessGroupKwargs(**process_group_kwargs())] if process_group_kwargs() else []
     _ACCELERATOR = Accelerator(mixed_precision=mixed_precision, kwargs_handlers=handlers)
     return _ACCELERATOR
 

@@ -22,6 +22,7 @@ def finetune_in_memory(
     *,
     checkpoints: CheckpointManager | None = None,
     resume: bool = False,
+    accelerator: Any = None,
 ) -> TrainResult:
     """Train ``model`` on ``rows`` with cross-entropy on the targets; ``arg_overrides`` patch ``trainer.args``.
 
@@ -29,7 +30,7 @@ def finetune_in_memory(
     """
     args = {**cfg["trainer"]["args"], **arg_overrides}
     seed_everything(args["seed"])
-    accelerator = get_accelerator(mixed_precision_for(args))
+    accelerator = accelerator or get_accelerator(mixed_precision_for(args))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     batches = FinetuneBatches(
         rows,
@@ -50,5 +51,6 @@ def finetune_in_memory(
         checkpoints=checkpoints,
         resume=resume,
     )
-    accelerator.free_memory()
+    if hasattr(accelerator, "free_memory"):
+        accelerator.free_memory()
     return result

@@ -190,13 +190,16 @@ def current_run(path: Path) -> RunDir:
     return RunDir(path)
 
 
-def save_model_atomic(model: object, tokenizer: object, path: Path) -> None:
-    """Save weights (safetensors) and tokenizer to a temporary sibling directory, then rename it into place."""
+def save_model_atomic(model: object, tokenizer: object, path: Path, state_dict: Any = None) -> None:
+    """Save weights (safetensors) and tokenizer to a temporary sibling directory, then rename it into place.
+
+    ``state_dict`` overrides the model's own weights (the consolidated weights of a sharded ZeRO-3 model)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        model.save_pretrained(tmp, safe_serialization=True)  # type: ignore[attr-defined]
+        extra = {"state_dict": state_dict} if state_dict is not None else {}
+        model.save_pretrained(tmp, safe_serialization=True, **extra)  # type: ignore[attr-defined]
         tokenizer.save_pretrained(tmp)  # type: ignore[attr-defined]
         replace_dir(tmp, path)
     except BaseException as exc:

@@ -18,6 +18,7 @@ from unlearn_core.losses import mean_token_nll, model_logits
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
 from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches
 from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
+from unlearn_core.training.deepspeed_support import configure_deepspeed, sync_boundary
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
 from unlearn_core.training.runlog import JsonlLog
 from unlearn_core.training.settings import BestTracker
@@ -41,6 +42,8 @@ class TrainResult:
     resumed_from: int | None = None
     best: dict[str, Any] | None = None
     skipped: int = 0
+    model: Any = None
+    """The model as prepared by Accelerate (a DDP wrapper or DeepSpeed engine): what ``get_state_dict`` needs."""
 
 
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
@@ -111,6 +114,7 @@ class _Loop:
         )
         if args["gradient_checkpointing"] and hasattr(model, "gradient_checkpointing_enable"):
             model.gradient_checkpointing_enable()
+        configure_deepspeed(accelerator, args)
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
         self.state = TrainState()
         self.best = BestTracker(args)
@@ -174,6 +178,7 @@ class _Loop:
             resumed_from=resumed_from,
             best=self.best.best,
             skipped=state.skipped,
+            model=self.model,
         )
 
     def _resume(self) -> int:
@@ -208,6 +213,7 @@ class _Loop:
                 bad = {"kind": "loss", "terms": {"loss": float(out.loss.detach()), **out.terms}}
             full = index // self.accum < self.n_micro // self.accum
             in_step = self.accum if full else self.n_micro % self.accum or self.accum
+            sync_boundary(self.accelerator, stepping)
             if stepping:
                 self.accelerator.backward(out.loss / in_step)
             else:

@@ -1,0 +1,132 @@
+"""Multi-process helpers: process-group set-up (gloo on CPU), barriers, DeepSpeed quieting, rank-0-only work."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+
+def world_size() -> int:
+    """Processes in this run (``WORLD_SIZE`` set by ``accelerate launch``/torchrun; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_distributed() -> bool:
+    """True under a multi-process launch."""
+    return world_size() > 1
+
+
+def using_deepspeed() -> bool:
+    """True when ``accelerate launch`` was asked for DeepSpeed."""
+    return os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() in ("1", "true", "yes")
+
+
+def prepare_deepspeed() -> None:
+    """Before DeepSpeed initialises on a machine without CUDA: pick its CPU accelerator quietly (no stdout warning)
+    and skip its JIT-compiled shared-memory op (a 60-80 s C++ build on first use; gloo carries the collectives)."""
+    import torch
+
+    if not using_deepspeed() or torch.cuda.is_available():
+        return
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    import deepspeed.ops
+
+    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+
+
+def process_group_kwargs() -> dict[str, Any]:
+    """``backend="gloo"`` for a multi-process run without CUDA (Accelerate would otherwise see one process)."""
+    import torch
+
+    return {"backend": "gloo"} if is_distributed() and not torch.cuda.is_available() else {}
+
+
+def barrier() -> None:
+    """Wait for every process (no-op in a single process)."""
+    if not is_distributed():
+        return
+    from accelerate import PartialState
+
+    prepare_deepspeed()
+    PartialState(**process_group_kwargs()).wait_for_everyone()
+
+
+@contextlib.contextmanager
+def main_process_first() -> Iterator[bool]:
+    """Run the body on process 0 first, then on the others; yields True on process 0."""
+    main = int(os.environ.get("RANK", "0")) == 0
+    if not main:
+        barrier()
+    try:
+        yield main
+    finally:
+        if main:
+            barrier()
+
+
+class LocalAccelerator:
+    """A single-process stand-in for ``accelerate.Accelerator`` used for work only process 0 does (building the
+    embedded models while the other processes wait): no wrapping, no collectives."""
+
+    num_processes = 1
+    process_index = 0
+    is_main_process = True
+    is_local_main_process = True
+    mixed_precision = "no"
+    scaler = None
+    distributed_type = "NO"
+
+    def __init__(self) -> None:
+        import torch
+
+        self.device = (
+            torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            if torch.cuda.is_available()
+            else (torch.device("cpu"))
+        )
+
+    def prepare(self, *objects: Any) -> Any:
+        """Return the objects unchanged."""
+        return objects if len(objects) != 1 else objects[0]
+
+    def backward(self, loss: Any) -> None:
+        """Plain backward."""
+        loss.backward()
+
+    def no_sync(self, model: Any) -> contextlib.AbstractContextManager[None]:
+        """Nothing to synchronise."""
+        return contextlib.nullcontext()
+
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
+        """Full precision."""
+        return contextlib.nullcontext()
+
+    def clip_grad_norm_(self, parameters: Any, max_norm: float) -> Any:
+        """``torch.nn.utils.clip_grad_norm_``."""
+        import torch
+
+        return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+
+    def unwrap_model(self, model: Any) -> Any:
+        """The model itself."""
+        return model
+
+    def wait_for_everyone(self) -> None:
+        """No other process takes part."""
+
+    def gather(self, value: Any) -> Any:
+        """Already complete."""
+        return value
+
+    def get_state_dict(self, model: Any) -> dict[str, Any]:
+        """The model's own state dict."""
+        return model.state_dict()
+
+    def gather_for_metrics(self, value: Any) -> Any:
+        """Already complete."""
+        return value
+
+    def free_memory(self, *objects: Any) -> None:
+        """Nothing to free."""
