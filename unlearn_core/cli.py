@@ -163,6 +163,8 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
             if _State.verbose:
                 raise
             raise UnlearnError(os_error_message(exc, cfg.output_dir)) from None
+        if int(os.environ.get("RANK", "0")) != 0:
+            return  # process 0 reports for a multi-process run
         click.echo("")
         click.echo(summary_table(result.rows, result.columns))
         click.echo("")

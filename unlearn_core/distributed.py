@@ -44,13 +44,19 @@ def process_group_kwargs() -> dict[str, Any]:
 
 
 def barrier() -> None:
-    """Wait for every process (no-op in a single process)."""
+    """Wait for every process (no-op in a single process); starts the process group if nothing has yet."""
     if not is_distributed():
         return
-    from accelerate import PartialState
+    import torch
+    import torch.distributed as dist
 
-    prepare_deepspeed()
-    PartialState(**process_group_kwargs()).wait_for_everyone()
+    if not dist.is_initialized():
+        from accelerate import PartialState
+
+        prepare_deepspeed()
+        # cpu=True is what makes Accelerate build a gloo group on a machine without CUDA
+        PartialState(cpu=not torch.cuda.is_available(), **process_group_kwargs())
+    dist.barrier()
 
 
 @contextlib.contextmanager

@@ -260,7 +260,7 @@ class _Loop:
         if any_bad and bad is None:
             bad = {"kind": "loss or gradients on another process", "terms": {}}
         epoch = state.epoch + state.micro / self.n_micro
-        record = _record(pending, state.step + 1, epoch, self.scheduler.get_last_lr()[0])
+        record = self._averaged(_record(pending, state.step + 1, epoch, self.scheduler.get_last_lr()[0]))
         if grad_norm is not None:
             record["grad_norm"] = grad_norm
         if bad is not None:
@@ -285,6 +285,15 @@ class _Loop:
         if self.checkpoints is not None and self.checkpoints.due_after_step(state.step):
             self._save()
         self._check_stop()
+
+    def _averaged(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The loss and its terms averaged over processes (what the step optimised), not process 0's share."""
+        if self.accelerator.num_processes == 1:
+            return record
+        keys = [k for k, v in record.items() if k not in ("step", "epoch", "learning_rate") and isinstance(v, float)]
+        values = torch.tensor([record[k] for k in keys], dtype=torch.float64, device=self.accelerator.device)
+        means = self.accelerator.gather(values).view(-1, len(keys)).mean(dim=0).tolist()
+        return {**record, **dict(zip(keys, means))}
 
     def _nonfinite(self, bad: dict[str, Any], record: dict[str, Any]) -> None:
         """Skip this step while ``skip_nonfinite_steps`` allows, else stop naming the step and the loss terms."""

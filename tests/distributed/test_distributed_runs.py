@@ -1,0 +1,156 @@
+"""Two CPU processes (gloo) through ``accelerate launch``: DDP, ZeRO-2 and ZeRO-3 unlearning with evaluation during
+training give the single-process numbers for the same global batch, and the ZeRO-3 model reloads to them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CONFIGS = Path(__file__).resolve().parents[2] / "unlearn_core" / "configs" / "accelerate"
+TINY = [
+    "data.embedded.n_authors=10",
+    "data.embedded.questions_per_author=6",
+    "data.embedded.base_epochs=3",
+    "data.embedded.finetune_epochs=3",
+    "trainer.args.num_train_epochs=2",
+    "trainer.args.optim=sgd",
+    "trainer.args.learning_rate=0.5",
+    "trainer.args.eval_strategy=epoch",
+    "generation.max_new_tokens=8",
+]
+PER_DEVICE = 4
+TIMINGS: dict[str, float] = {}
+
+
+def _env(cache: Path) -> dict[str, str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "UNLEARN_CACHE_DIR": str(cache), "DS_ACCELERATOR": "cpu"}
+    env.pop("RANK", None)
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def _accelerate() -> str:
+    return shutil.which("accelerate") or str(Path(sys.executable).parent / "accelerate")
+
+
+def _run(cmd: list[str], cache: Path, name: str, extra_env: dict[str, str] | None = None) -> None:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, env={**_env(cache), **(extra_env or {})}, capture_output=True, text=True, timeout=900)
+    TIMINGS[name] = time.perf_counter() - start
+    print(f"{name}: {TIMINGS[name]:.1f} s", file=sys.stderr)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def _launch(kind: str, out: Path, cache: Path) -> None:
+    launch = [_accelerate(), "launch"]
+    env = None
+    if kind == "ddp":
+        launch += ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+        launch += ["--dynamo_backend", "no"]
+        env = {"ACCELERATE_USE_CPU": "1"}
+    else:
+        launch += ["--config_file", str(CONFIGS / f"{kind}.yaml")]
+    cmd = [*launch, "-m", "unlearn_core", "run", "--benchmark", "tofu", "--method", "npo", *TINY]
+    cmd += [f"trainer.args.per_device_train_batch_size={PER_DEVICE}", f"paths.output_dir={out}"]
+    _run(cmd, cache, kind, env)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    pytest.importorskip("deepspeed")
+    root = tmp_path_factory.mktemp("distributed")
+    cache = root / "cache"
+    single = root / "single"
+    cmd = [sys.executable, "-m", "unlearn_core", "run", "--benchmark", "tofu", "--method", "npo", *TINY]
+    cmd += [f"trainer.args.per_device_train_batch_size={2 * PER_DEVICE}", f"paths.output_dir={single}"]
+    _run(cmd, cache, "single")  # also builds the embedded models the launched runs reuse
+    dirs = {"single": single}
+    for kind in ("ddp", "zero2", "zero3"):
+        dirs[kind] = root / kind
+        _launch(kind, dirs[kind], cache)
+    return dirs
+
+
+def _summary(path: Path) -> dict[str, float]:
+    return json.loads((path / "evals" / "TOFU_SUMMARY.json").read_text())
+
+
+def _weights(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(path / "model" / "model.safetensors")
+
+
+def _close(a: float | None, b: float | None, rel: float = 1e-4) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
+
+
+@pytest.mark.parametrize("kind", ["ddp", "zero2", "zero3"])
+def test_final_metrics_equal_the_single_process_run(runs, kind):
+    single, multi = _summary(runs["single"]), _summary(runs[kind])
+    assert multi.keys() == single.keys()
+    for key in single:
+        assert _close(multi[key], single[key]), (key, multi[key], single[key])
+
+
+@pytest.mark.parametrize("kind", ["ddp", "zero2", "zero3"])
+def test_final_weights_and_losses_equal_the_single_process_run(runs, kind):
+    a, b = _weights(runs["single"]), _weights(runs[kind])
+    assert a.keys() == b.keys()
+    assert max(float((a[k].float() - b[k].float()).abs().max()) for k in a) < 1e-3
+    losses = [
+        [json.loads(line)["loss"] for line in (runs[k] / "train_log.jsonl").read_text().splitlines()]
+        for k in ("single", kind)
+    ]
+    assert len(losses[0]) == len(losses[1])
+    for x, y in zip(*losses):
+        assert _close(x, y, 1e-3), losses
+
+
+@pytest.mark.parametrize("kind", ["ddp", "zero2", "zero3"])
+def test_evaluation_during_training_ran_on_every_world_size(runs, kind):
+    records = [json.loads(line) for line in (runs[kind] / "eval_log.jsonl").read_text().splitlines()]
+    single = [json.loads(line) for line in (runs["single"] / "eval_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [r["epoch"] for r in single] == [1.0, 2.0]
+    for ours, theirs in zip(records, single):
+        assert _close(ours["forget_Q_A_Prob"], theirs["forget_Q_A_Prob"])
+
+
+def test_world_size_and_effective_batch_are_recorded(runs):
+    single = json.loads((runs["single"] / "provenance.json").read_text())
+    ddp = json.loads((runs["ddp"] / "provenance.json").read_text())
+    assert (single["world_size"], ddp["world_size"]) == (1, 2)
+    assert single["effective_batch_size"] == ddp["effective_batch_size"] == 2 * PER_DEVICE
+
+
+def test_zero3_saved_model_loads_and_evaluates_to_the_same_numbers(runs, tmp_path):
+    cache = runs["single"].parent / "cache"
+    retain_logs = next((cache / "tofu").glob("retain-eval-*/TOFU_EVAL.json"))
+    out = tmp_path / "reeval"
+    cmd = [
+        sys.executable,
+        "-m",
+        "unlearn_core",
+        "eval",
+        "--benchmark",
+        "tofu",
+        *TINY[:4],
+        "generation.max_new_tokens=8",
+    ]
+    cmd += [f"model.model_args.pretrained_model_name_or_path={runs['zero3'] / 'model'}"]
+    cmd += [f"retain_logs_path={retain_logs}", f"paths.output_dir={out}"]
+    _run(cmd, cache, "zero3 reload")
+    reloaded = json.loads((out / "TOFU_SUMMARY.json").read_text())
+    for key, value in _summary(runs["zero3"]).items():
+        assert _close(reloaded[key], value), key
