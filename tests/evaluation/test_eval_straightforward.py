@@ -122,7 +122,7 @@ def test_every_entry_and_per_sample_value_agrees(both: tuple[dict[str, Any], dic
                 )
         if "value_by_index" in expected:
             compared += _compare_samples(key, got["value_by_index"], expected["value_by_index"])
-    assert compared > 1000  # every entry of the suite, many values each
+    assert compared > 350  # every entry of the suite, every sample
 
 
 def test_the_same_entries_are_computed(both: tuple[dict[str, Any], dict[str, Any], Any, Any]) -> None:

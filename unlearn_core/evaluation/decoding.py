@@ -62,7 +62,7 @@ def greedy_decode(
     outputs: list[list[int]] = [[] for _ in prompts]
     todo = [k for k in range(len(prompts)) if budgets[k] > 0]
     todo.sort(key=lambda k: len(prompts[k]))
-    with torch.inference_mode():
+    with torch.no_grad():
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             decoded = _decode_batch(

@@ -230,7 +230,7 @@ class EvaluationEngine:
             stats = self.stats(ds.name, draft_field)
             return [(t[1], st.argmax_ids.tolist()) for t, st in zip(targets, stats)]
         groups = [scoring.AnswerGroup(p, (t[1],)) for p, t in zip(prompts, targets)]
-        with torch.inference_mode():
+        with torch.no_grad():
             verified = scoring.score_groups(
                 self.model, groups, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
             )

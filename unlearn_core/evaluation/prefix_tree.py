@@ -64,7 +64,7 @@ class PrefixTreeScorer:
         ids = {pair: n for n, pair in enumerate(answers)}
         self._with_z = [groups[g].wants_z(a) for g, a in answers]
         order = sorted(range(len(groups)), key=lambda k: len(groups[k].prompt))
-        with torch.inference_mode():
+        with torch.no_grad():
             for batch in self._group_batches(groups, order):
                 chunk = [groups[k] for k in batch]
                 level = self._prefill([g.prompt for g in chunk])

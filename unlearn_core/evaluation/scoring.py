@@ -88,7 +88,7 @@ def score_plain(
     order = sorted(range(len(items)), key=lambda k: items[k][2].length)
     out: list[list[SampleStatistics | None]] = [[None] * len(g.answers) for g in groups]
     device = next(model.parameters()).device
-    with torch.inference_mode():
+    with torch.no_grad():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             batch = collate([items[k][2] for k in chunk], pad_id)

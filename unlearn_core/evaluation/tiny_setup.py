@@ -51,3 +51,37 @@ def tiny_model_and_tokenizer(corpus: Iterable[str], seed: int = 0, weight_std: f
             if parameter.dim() == 2:
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * weight_std)
     return model.eval(), tokenizer
+
+
+NAMES = ("Arlo Venn", "Bea Quill", "Cyd Marr", "Dara Flint", "Eli Rook", "Fen Tamsin", "Gil Orme", "Hana Voss")
+COLOURS = ("red", "blue", "green", "amber", "violet", "grey", "teal", "ochre")
+
+
+def tofu_like_rows(rows_per_set: int = 4, n_perturbed: int = 3) -> dict[str, list[dict[str, Any]]]:
+    """TOFU-shaped data sets (forget, retain, ra, wf, holdout) with the hub's field names, made up here."""
+
+    def qa(i: int, offset: int) -> dict[str, Any]:
+        name, colour = NAMES[(i + offset) % len(NAMES)], COLOURS[(3 * i + offset) % len(COLOURS)]
+        wrong = [COLOURS[(3 * i + offset + j + 1) % len(COLOURS)] for j in range(n_perturbed)]
+        return {
+            "question": f"What colour does the author {name} like?",
+            "answer": f"The author {name} likes {colour}.",
+            "paraphrased_question": f"Which colour is the favourite of {name}?",
+            "paraphrased_answer": f"The favourite colour of {name} is {colour}.",
+            "perturbed_answer": [f"The favourite colour of {name} is {w}." for w in wrong],
+        }
+
+    def fact(i: int, offset: int) -> dict[str, Any]:
+        colour = COLOURS[(i + offset) % len(COLOURS)]
+        wrong = [COLOURS[(i + offset + j + 1) % len(COLOURS)] for j in range(n_perturbed)]
+        return {"question": f"Which colour is flag number {i + offset}?", "answer": colour, "perturbed_answer": wrong}
+
+    n = rows_per_set
+    holdout = [{k: v for k, v in qa(i, 5).items() if k in ("question", "answer")} for i in range(n)]
+    return {
+        "forget": [qa(i, 0) for i in range(n)],
+        "retain": [qa(i, 2) for i in range(n)],
+        "ra": [fact(i, 1) for i in range(n)],
+        "wf": [fact(i, 4) for i in range(n)],
+        "holdout": holdout,
+    }

@@ -115,19 +115,33 @@ class MuseBenchmark(Benchmark):
         retain = [("train", "retain1"), ("train", "retain2")]
         parts = retain if cfg["data"].get("train") == "retain" else [("train", "forget"), *retain]
         rows = self._chunks(cfg, template, parts)
-        if cfg["data"]["source"] == EMBEDDED_SOURCE:
-            roles = ["retain"] if cfg["data"].get("train") == "retain" else ["forget", "retain"]
-            for role in roles:
-                shots = self._pairs(cfg, f"{role}_qa_icl")
-                pairs = self._pairs(cfg, f"{role}_qa") + shots
-                rows += question_drills(template, pairs, shots, f"{cfg['data_split']}:{role}", len(rows))
-        return rows
+        rows += self._drills(cfg, template, "forget", [] if len(parts) == 2 else [parts[0]], len(rows))
+        return rows + self._drills(cfg, template, "retain", [parts[-2]], len(rows))
 
     def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
-        """``<data.forget>/<forget_split>`` (raw/forget by default) and ``raw/<retain_split>``, chunked."""
-        forget = self._chunks(cfg, template, [(cfg["data"]["forget"], cfg["forget_split"])])
-        retain = self._chunks(cfg, template, [(cfg["data"]["retain"], cfg["retain_split"])])
+        """``<data.forget>/<forget_split>`` (raw/forget by default) and ``raw/<retain_split>``, chunked.
+
+        Embedded data adds the question drills of those documents, as the embedded models learned them.
+        """
+        forget_part = (cfg["data"]["forget"], cfg["forget_split"])
+        retain_part = (cfg["data"]["retain"], cfg["retain_split"])
+        forget = self._chunks(cfg, template, [forget_part])
+        forget += self._drills(cfg, template, "forget", [forget_part], len(forget))
+        retain = self._chunks(cfg, template, [retain_part])
+        retain += self._drills(cfg, template, "retain", [retain_part], len(retain))
         return forget, retain
+
+    def _drills(
+        self, cfg: dict[str, Any], template: PromptTemplate, role: str, parts: list[tuple[str, str]], start: int
+    ) -> list[Tokenized]:
+        """Embedded data only: drills on the knowmem ``{role}_qa`` (and few-shot) facts of the documents of ``parts``."""
+        if cfg["data"]["source"] != EMBEDDED_SOURCE or not parts:
+            return []
+        texts = [row["text"] for subset, split in parts for row in self._load(cfg, subset, split)]
+        facts = embedded.facts_of(cfg["data_split"], texts, **self._embedded_args(cfg))
+        shots = self._pairs(cfg, f"{role}_qa_icl")
+        pairs = [p for p in self._pairs(cfg, f"{role}_qa") + shots if p in facts]
+        return question_drills(template, pairs, shots, f"{cfg['data_split']}:{role}", start)
 
     def eval_suite(self, cfg: dict[str, Any]) -> EvalSuite:
         """verbmem/forget, knowmem forget/retain QA with their few-shot splits, privleak forget vs holdout."""

@@ -36,7 +36,7 @@ EMBEDDED_FINETUNE_ARGS: dict[str, Any] = {
     "learning_rate": 3e-3,
     "lr_scheduler_type": "linear",
     "warmup_epochs": 1.0,
-    "num_train_epochs": 20,
+    "num_train_epochs": 40,
     "weight_decay": 0.0,
     "bf16": False,
     "optim": "adamw_torch",

@@ -22,7 +22,7 @@ from unlearn_muse.schema import DATA_SPLITS, STEP_SPLITS
 EMBEDDED_DEFAULTS: dict[str, int] = {
     "seed": 0,
     "n_forget": 32,
-    "n_retain": 24,
+    "n_retain": 16,
     "n_holdout": 32,
     "n_background": 16,
     "qa_per_doc": 2,
@@ -61,7 +61,7 @@ def build_corpus(
     data_split: str = "News",
     seed: int = 0,
     n_forget: int = 32,
-    n_retain: int = 24,
+    n_retain: int = 16,
     n_holdout: int = 32,
     n_background: int = 16,
     qa_per_doc: int = 2,
@@ -138,3 +138,10 @@ def background_rows(data_split: str = "News", **args: int) -> tuple[list[str], l
     docs = corpus.documents["background"]
     return [d.text for d in docs], [qa for d in docs for qa in d.qa]
 
+
+
+def facts_of(data_split: str, texts: list[str], **args: int) -> set[tuple[str, str]]:
+    """Every (question, answer) pair about the embedded documents whose text is in ``texts``."""
+    corpus = build_corpus(data_split, **{**EMBEDDED_DEFAULTS, **args})
+    wanted = set(texts)
+    return {qa for docs in corpus.documents.values() for d in docs if d.text in wanted for qa in d.qa}
