@@ -127,21 +127,25 @@ def generate_tokens(
     prompts: Sequence[Sequence[int]],
     drafts: Sequence[tuple[Sequence[int], Sequence[int]] | None],
     *,
-    max_new_tokens: int,
+    max_new_tokens: int | Sequence[int],
     batch_size: int,
     pad_id: int,
     eos_id: int | None,
     counters: DecodingCounters,
 ) -> list[list[int]]:
-    """Greedy output tokens per prompt (EOS kept when reached): drafts settle what they can, decoding does the rest."""
+    """Greedy output tokens per prompt (EOS kept when reached): drafts settle what they can, decoding does the rest.
+
+    ``max_new_tokens`` is one budget for all prompts or one per prompt (prompt sets with different settings pooled).
+    """
     counters.generate_calls += 1
+    budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
     outputs: list[list[int]] = [[] for _ in prompts]
     pending: list[int] = []
     for k, draft in enumerate(drafts):
         if draft is None:
             pending.append(k)
             continue
-        outputs[k], finished = accept_draft(draft[0], draft[1], max_new_tokens, eos_id)
+        outputs[k], finished = accept_draft(draft[0], draft[1], budgets[k], eos_id)
         if finished:
             counters.draft_rows += 1
         else:
@@ -149,7 +153,7 @@ def generate_tokens(
     continued = greedy_decode(
         model,
         [list(prompts[k]) + outputs[k] for k in pending],
-        [max_new_tokens - len(outputs[k]) for k in pending],
+        [budgets[k] - len(outputs[k]) for k in pending],
         batch_size=batch_size,
         pad_id=pad_id,
         eos_id=eos_id,

@@ -29,7 +29,11 @@ ReferenceModel = torch.nn.Module | Callable[[], torch.nn.Module] | None
 
 
 class EvaluationEngine:
-    """Computes the metric entries of a suite for one model (see the module docstring)."""
+    """Computes the metric entries of a suite for one model (see the module docstring).
+
+    ``reference_model`` (a model or a function loading one) serves ``mia_reference``; ``partial`` saves and
+    reuses finished entries; ``use_drafts=False`` decodes every row (same output, slower; for tests).
+    """
 
     def __init__(
         self,
@@ -180,22 +184,37 @@ class EvaluationEngine:
 
         ``draft_field`` (a ground-truth answer field) only makes it faster: the result does not depend on it.
         """
-        ds = self.dataset(dataset)
-        question = question_field or ds.question_field
-        max_new = max_new_tokens or self.generation["max_new_tokens"]
-        key = (dataset, question, max_new, tuple(stop))
+        request = needs.GenerationRequest(dataset, question_field, max_new_tokens, tuple(stop), draft_field)
+        key = self._generation_key(request)
         if key not in self._generations:
-            start = time.perf_counter()
-            self._generations[key] = self._generate(ds, question, max_new, stop, draft_field)
-            self.generated[key] += 1
-            self.timings[f"generate:{dataset}:{question}"] = time.perf_counter() - start
+            self._generate([request])
         return self._generations[key]
 
-    def _generate(
-        self, ds: EvalDataset, question: str, max_new: int, stop: Sequence[str], draft_field: str | None
-    ) -> list[str]:
-        prompts = self.tokens.prompts(ds, question)
-        drafts = self._drafts(ds, question, prompts, draft_field) if self.use_drafts else [None] * len(prompts)
+    def _generation_key(self, request: needs.GenerationRequest) -> tuple[Any, ...]:
+        """What a generation depends on: data set, prompt field, max_new_tokens, stop strings."""
+        question = request.question_field or self.dataset(request.dataset).question_field
+        max_new = request.max_new_tokens or self.generation["max_new_tokens"]
+        return (request.dataset, question, max_new, request.stop)
+
+    def _generate(self, requests: list[needs.GenerationRequest]) -> None:
+        """Generate for all ``requests`` not cached yet in ONE pooled decoding (rows keep their own budgets)."""
+        todo: dict[tuple[Any, ...], needs.GenerationRequest] = {}
+        for request in requests:
+            key = self._generation_key(request)
+            if key not in self._generations and key not in todo:
+                todo[key] = request
+        if not todo:
+            return
+        start = time.perf_counter()
+        prompts: list[tuple[int, ...]] = []
+        drafts: list[Any] = []
+        budgets: list[int] = []
+        for (dataset, question, max_new, _), request in todo.items():
+            ds = self.dataset(dataset)
+            rows = self.tokens.prompts(ds, question)
+            prompts += rows
+            drafts += self._drafts(ds, question, rows, request.draft_field) if self.use_drafts else [None] * len(rows)
+            budgets += [max_new] * len(rows)
         eos = self.tokenizer.eos_token_id
         was_training = self.model.training
         self.model.eval()
@@ -204,7 +223,7 @@ class EvaluationEngine:
                 self.model,
                 prompts,
                 drafts,
-                max_new_tokens=max_new,
+                max_new_tokens=budgets,
                 batch_size=self.generation["batch_size"],
                 pad_id=self.pad_id,
                 eos_id=eos,
@@ -212,12 +231,18 @@ class EvaluationEngine:
             )
         finally:
             self.model.train(was_training)
-        texts = []
-        for ids in outputs:
-            if eos is not None and eos in ids:
-                ids = ids[: ids.index(eos)]
-            texts.append(cut_at_stop_strings(self.tokenizer.decode(ids, skip_special_tokens=True), stop).strip())
-        return texts
+        offset = 0
+        for key in todo:
+            n = len(self.dataset(key[0]).rows)
+            texts = []
+            for ids in outputs[offset : offset + n]:
+                if eos is not None and eos in ids:
+                    ids = ids[: ids.index(eos)]
+                texts.append(cut_at_stop_strings(self.tokenizer.decode(ids, skip_special_tokens=True), key[3]).strip())
+            self._generations[key] = texts
+            self.generated[key] += 1
+            offset += n
+        self.timings[f"generate:{len(todo)} prompt sets"] = time.perf_counter() - start
 
     def _drafts(
         self, ds: EvalDataset, question: str, prompts: list[tuple[int, ...]], draft_field: str | None
@@ -273,6 +298,8 @@ class EvaluationEngine:
         for (dataset, reference), fields in todo.fields.items():
             for f in fields:
                 self.plan.add(dataset, f, reference, z=(dataset, f, reference) in todo.z)
+        if todo.generations:
+            self._generate(todo.generations)  # all prompt sets in one pooled decoding
         for key in keys:
             self.result(key)
         return dict(self._results)

@@ -24,6 +24,11 @@ def _parameters(model: torch.nn.Module) -> frozenset[str]:
     return _forward_parameters(type(model))
 
 
+def accepts(model: torch.nn.Module, name: str) -> bool:
+    """Whether the model's forward takes keyword ``name``."""
+    return name in _parameters(model)
+
+
 def cache_argument(model: torch.nn.Module) -> str | None:
     """The keyword that passes a KV cache to ``model`` (``cache`` in transformers 5, ``past_key_values`` before)."""
     params = _parameters(model)
@@ -75,6 +80,18 @@ def run(
     if not keep_cache:
         return logits, None
     return logits, out["cache"] if "cache" in out else out.past_key_values
+
+
+def run_masked(model: torch.nn.Module, input_ids: Tensor, mask: Tensor, position_ids: Tensor, keep_last: int) -> Tensor:
+    """Forward with an explicit 4D additive attention mask, no cache; logits of the last ``keep_last`` positions."""
+    kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask, "position_ids": position_ids}
+    if cache_argument(model) is not None:
+        kwargs["use_cache"] = False
+    if "logits_to_keep" in _parameters(model):
+        kwargs["logits_to_keep"] = keep_last
+    out = model(**kwargs)
+    logits = out.logits if hasattr(out, "logits") else out[0]
+    return logits[:, -keep_last:]
 
 
 def select_rows(cache: Any, rows: Tensor, *, copy_first: bool) -> Any:

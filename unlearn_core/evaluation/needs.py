@@ -14,6 +14,17 @@ from typing import Any
 from unlearn_core.evaluation.suite import EvalSuite, MetricEntry
 
 
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Greedy generations an entry reads: data set, prompt field, settings, and the answer usable as a draft."""
+
+    dataset: str
+    question_field: str | None
+    max_new_tokens: int | None
+    stop: tuple[str, ...]
+    draft_field: str | None
+
+
 @dataclass
 class Plan:
     """Fields to score per (data set, reference model?), those needing Min-K%++ z, and the entry order."""
@@ -21,6 +32,7 @@ class Plan:
     fields: dict[tuple[str, bool], list[str]] = field(default_factory=dict)
     z: set[tuple[str, str, bool]] = field(default_factory=set)
     order: list[str] = field(default_factory=list)
+    generations: list[GenerationRequest] = field(default_factory=list)
 
     def add(self, dataset: str, answer_field: str, reference: bool = False, z: bool = False) -> None:
         """Ask for ``answer_field`` of ``dataset`` to be scored (by the reference model when ``reference``)."""
@@ -105,6 +117,14 @@ def plan(suite: EvalSuite, metrics: Any, keys: list[str], done: set[str] | None 
             visit(dep)
         for dataset, answer_field in _inputs(entry, metric, suite):
             result.add(dataset, answer_field, z=entry.metric in Z_SCORED or getattr(metric, "needs_z", False))
+        if entry.metric == "rouge" and entry.dataset in suite.datasets:
+            args = entry.args
+            draft = args.get("draft", args.get("target", "answer"))
+            stop = tuple(args.get("stop", ()))
+            request = GenerationRequest(
+                entry.dataset, args.get("question_field"), args.get("max_new_tokens"), stop, draft
+            )
+            result.generations.append(request)
         if entry.metric == "mia_reference":
             for dataset, answer_field in _mia(entry, suite):
                 result.add(dataset, answer_field, reference=True)

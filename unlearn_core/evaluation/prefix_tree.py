@@ -25,6 +25,9 @@ from unlearn_core.metrics.statistics import (
     token_statistics,
 )
 
+CACHE_BUDGETS = 4
+"""A call may cache (prefix + new tokens) up to this many plain batches' tokens: cached columns cost no logits."""
+
 
 @dataclass
 class _Level:
@@ -55,7 +58,9 @@ class PrefixTreeScorer:
         self.batch_size = batch_size
         self.counters = counters
         self.device = next(model.parameters()).device
-        self._segments: dict[int, list[tuple[int, TokenStatistics]]] = defaultdict(list)
+        self._segments: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        self._parts: list[TokenStatistics] = []
+        self._rows_seen = 0
         self._with_z: list[bool] = []
 
     def score(self, groups: list[Any]) -> list[list[SampleStatistics]]:
@@ -78,7 +83,7 @@ class PrefixTreeScorer:
         return self._assemble(groups, answers)
 
     def _budget(self, groups: list[Any]) -> int:
-        """Tokens per model call: as many as a plain batch of ``batch_size`` full sequences of these groups holds."""
+        """New tokens per model call: as many as a plain batch of ``batch_size`` full sequences of these groups."""
         longest = max((len(a) for g in groups for a in g.answers), default=0)
         return self.batch_size * (max(len(g.prompt) for g in groups) + longest)
 
@@ -112,23 +117,21 @@ class PrefixTreeScorer:
 
     def _descend(self, level: _Level, items: list[_Item], budget: int) -> None:
         leaves, stems = _split(items)
+        cached = level.mask.shape[1]
         leaves.sort(key=lambda it: len(it.tokens))
-        for chunk in _chunks(leaves, [len(it.tokens) for it in leaves], budget):
+        for chunk in _chunks(leaves, [len(it.tokens) for it in leaves], budget, cached):
             self._leaves(level, chunk)
         stems.sort(key=lambda s: len(s[1]))
-        for chunk in _chunks(stems, [len(s[1]) for s in stems], budget):
+        for chunk in _chunks(stems, [len(s[1]) for s in stems], budget, cached):
             child, rebased = self._stems(level, chunk)
             self._descend(child, rebased, budget)
 
     def _run_after(self, level: _Level, rows: list[int], inputs: list[tuple[int, ...]], keep: bool) -> Any:
         """Run right-padded ``inputs`` after the level's cache rows ``rows``: (logits, cache, mask of the result)."""
         width = max(len(s) for s in inputs)
-        ids = torch.full((len(inputs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(inputs), width), dtype=torch.long)
-        for r, seq in enumerate(inputs):
-            ids[r, : len(seq)] = torch.tensor(seq)
-            mask[r, : len(seq)] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
+        ids = torch.tensor([list(s) + [self.pad_id] * (width - len(s)) for s in inputs], device=self.device)
+        lengths = torch.tensor([len(s) for s in inputs], device=self.device)
+        mask = (torch.arange(width, device=self.device).unsqueeze(0) < lengths.unsqueeze(1)).long()
         src = torch.tensor(rows, dtype=torch.long, device=self.device)
         cache = model_calls.select_rows(level.cache, src, copy_first=True)
         positions = level.length[src].unsqueeze(1) + torch.arange(width, device=self.device).unsqueeze(0)
@@ -146,26 +149,37 @@ class PrefixTreeScorer:
         z: list[bool],
         owners: list[list[_Item]],
     ) -> None:
-        """Statistics of ``targets[k]`` (first from the level, later from ``logits[k]``), recorded for ``owners[k]``."""
+        """Statistics of ``targets[k]`` (first from the level, later from ``logits[k]``), recorded for ``owners[k]``.
+
+        One set of row statistics per call (first rows, then the later rows sample after sample); each answer keeps
+        (offset in the answer, start in that set, length) references, gathered once in :meth:`_assemble`.
+        """
         src = torch.tensor(rows, dtype=torch.long, device=self.device)
         want_z = torch.tensor(z, dtype=torch.bool, device=self.device)
         firsts = torch.tensor([t[0] for t in targets], dtype=torch.long, device=self.device)
-        first = [v.cpu() for v in token_statistics(level.next_rows[src], firsts, want_z)]
+        first_rows = level.next_rows[src]
+        predicting, target_ids, z_rows = [first_rows], [firsts], [want_z]
+        counts = [len(t) - 1 for t in targets]
+        if logits is not None:
+            widths = torch.arange(logits.shape[1], device=self.device).unsqueeze(0)
+            later_mask = widths < torch.tensor(counts, device=self.device).unsqueeze(1)
+            predicting.append(logits[later_mask])
+            target_ids.append(
+                torch.tensor([tok for t in targets for tok in t[1:]], dtype=torch.long, device=self.device)
+            )
+            z_rows.append(want_z.unsqueeze(1).expand_as(later_mask)[later_mask])
+        rows_all = torch.cat(predicting) if len(predicting) > 1 else first_rows
+        stats = token_statistics(rows_all, torch.cat(target_ids), torch.cat(z_rows))
+        base = self._rows_seen
+        self._parts.append(tuple(v.cpu() for v in stats))  # type: ignore[arg-type]
+        self._rows_seen += int(stats[0].numel())
+        later_start = base + len(targets)
         for k, items in enumerate(owners):
             for it in items:
-                self._segments[it.answer].append((it.offset, tuple(v[k : k + 1] for v in first)))  # type: ignore[misc]
-        if logits is None:
-            return
-        counts = [len(t) - 1 for t in targets]
-        later_mask = torch.arange(logits.shape[1], device=self.device).unsqueeze(0) < torch.tensor(
-            counts, device=self.device
-        ).unsqueeze(1)
-        later_ids = torch.tensor([tok for t in targets for tok in t[1:]], dtype=torch.long, device=self.device)
-        z_rows = want_z.unsqueeze(1).expand_as(later_mask)[later_mask]
-        later = [v.cpu() for v in token_statistics(logits[later_mask], later_ids, z_rows)]
-        for k, parts in enumerate(zip(*(v.split(counts) for v in later))):
-            for it in owners[k]:
-                self._segments[it.answer].append((it.offset + 1, parts))  # type: ignore[arg-type]
+                self._segments[it.answer].append((it.offset, base + k, 1))
+                if logits is not None and counts[k]:
+                    self._segments[it.answer].append((it.offset + 1, later_start, counts[k]))
+            later_start += counts[k] if logits is not None else 0
 
     def _leaves(self, level: _Level, chunk: list[_Item]) -> None:
         """Answers that share nothing more with a neighbour: one row each after the level's cache.
@@ -220,16 +234,24 @@ class PrefixTreeScorer:
         return child, rebased
 
     def _assemble(self, groups: list[Any], answers: list[tuple[int, int]]) -> list[list[SampleStatistics]]:
-        """Concatenate each answer's segments in target order and split them into per-sample statistics."""
-        empty = [torch.zeros(0), torch.zeros(0, dtype=torch.bool), torch.zeros(0), torch.zeros(0, dtype=torch.long)]
-        merged: list[list[Tensor]] = [[], [], [], []]
+        """Gather each answer's rows in target order and split them into per-sample statistics."""
+        flat_parts = tuple(torch.cat([part[v] for part in self._parts]) for v in range(4)) if self._parts else None
+        index: list[int] = []
         counts = []
         for n in range(len(answers)):
-            segments = [seg for _, seg in sorted(self._segments.get(n, []), key=lambda s: s[0])]
-            counts.append(sum(int(seg[0].numel()) for seg in segments))
-            for v in range(4):
-                merged[v] += [seg[v] for seg in segments] or [empty[v]]
-        flat = tuple(torch.cat(parts) for parts in merged)
+            before = len(index)
+            for _, start, length in sorted(self._segments.get(n, [])):
+                index.extend(range(start, start + length))
+            counts.append(len(index) - before)
+        if flat_parts is None:
+            flat_parts = (
+                torch.zeros(0),
+                torch.zeros(0, dtype=torch.bool),
+                torch.zeros(0),
+                torch.zeros(0, dtype=torch.long),
+            )
+        picked = torch.tensor(index, dtype=torch.long)
+        flat = tuple(v[picked] for v in flat_parts)
         stats = samples_from_token_statistics(flat, counts, self._with_z)  # type: ignore[arg-type]
         out: list[list[SampleStatistics]] = [[] for _ in groups]
         for (g, _), st in zip(answers, stats):
@@ -256,12 +278,14 @@ def _split(items: list[_Item]) -> tuple[list[_Item], list[tuple[int, tuple[int, 
     return leaves, stems
 
 
-def _chunks(things: list[Any], lengths: list[int], budget: int) -> list[list[Any]]:
-    """Consecutive chunks (of length-sorted things) with rows x longest length within ``budget`` tokens."""
+def _chunks(things: list[Any], lengths: list[int], budget: int, cached: int = 0) -> list[list[Any]]:
+    """Consecutive chunks of length-sorted things: rows x longest length within ``budget`` new tokens (the logits),
+    and rows x (cached columns + longest length) within ``CACHE_BUDGETS`` x ``budget`` (the KV cache a call holds)."""
     chunks: list[list[Any]] = []
     current: list[Any] = []
     for thing, length in zip(things, lengths):
-        if current and (len(current) + 1) * max(length, 1) > budget:
+        rows, longest = len(current) + 1, max(length, 1)
+        if current and (rows * longest > budget or rows * (cached + longest) > CACHE_BUDGETS * budget):
             chunks.append(current)
             current = []
         current.append(thing)

@@ -1,17 +1,17 @@
-"""The fused likelihood pass: every answer scored after a prompt shares ONE prefill of that prompt.
+"""The fused likelihood pass: every answer scored after a prompt shares ONE run of that prompt.
 
 A group is one prompt with every answer that any selected metric scores after it (the answer, the paraphrased
-answer and each perturbed answer of a TOFU question). Per batch of groups the prompts are prefilled once (left
-padded, position ids from the real lengths) and the answers run after the cached prompt, common answer beginnings
-once (``prefix_tree``). Every statistic equals the one from a plain forward over prompt + answer, up to float
-rounding. Models without a KV cache argument use :func:`score_plain`: one padded forward per batch of full
-sequences.
+answer and each perturbed answer of a TOFU question). The prompt and the answers' common beginnings run once:
+packed in one row with a tree attention mask (``packed``), or, for models that do not take such a mask, through
+the KV cache (``prefix_tree``). Every statistic equals the one from a plain forward over prompt + answer, up to
+float rounding; :func:`score_plain` is that plain forward (models without a KV cache argument use it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -53,6 +53,11 @@ class ScoringCounters:
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
 
 
+PACKING: dict[tuple[type, Any, Any], bool] = {}
+"""Per (model class, attention implementation, dtype): whether packed tree attention matched plain scoring (checked on
+first use in the process; when it does not, the cached prefix tree is used)."""
+
+
 def score_groups(
     model: torch.nn.Module,
     groups: Sequence[AnswerGroup],
@@ -64,7 +69,21 @@ def score_groups(
     """Statistics of every answer of every group (same nesting): shared prefixes run once when the model allows."""
     if not groups:
         return []
-    if not model_calls.supports_shared_prefix(model) or any(not g.prompt for g in groups):
+    if any(not g.prompt for g in groups):
+        return score_plain(model, groups, batch_size=batch_size, pad_id=pad_id, counters=counters)
+    from unlearn_core.evaluation.packed import PackedScorer, PackingUnsupported, supports_packing
+
+    implementation = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    kind = (type(model), implementation, next(model.parameters()).dtype)
+    if supports_packing(model) and PACKING.get(kind, True):
+        try:
+            scored = PackedScorer(model, pad_id, batch_size, counters, check=kind not in PACKING).score(list(groups))
+        except PackingUnsupported:
+            PACKING[kind] = False
+        else:
+            PACKING[kind] = True
+            return scored
+    if not model_calls.supports_shared_prefix(model):
         return score_plain(model, groups, batch_size=batch_size, pad_id=pad_id, counters=counters)
     from unlearn_core.evaluation.prefix_tree import PrefixTreeScorer
 
@@ -78,6 +97,7 @@ def score_plain(
     batch_size: int,
     pad_id: int,
     counters: ScoringCounters,
+    kind: str = "full",
 ) -> list[list[SampleStatistics]]:
     """One right-padded forward per batch of full prompt + answer sequences (no shared prefix)."""
     items = [
@@ -93,7 +113,7 @@ def score_plain(
             chunk = order[start : start + batch_size]
             batch = collate([items[k][2] for k in chunk], pad_id)
             logits, _ = model_calls.run(model, batch["input_ids"].to(device), batch["attention_mask"].to(device))
-            counters.add("full", len(chunk), int(batch["attention_mask"].sum()))
+            counters.add(kind, len(chunk), int(batch["attention_mask"].sum()))
             for k, st in zip(chunk, compute_sample_statistics(logits, batch["labels"].to(device))):
                 out[items[k][0]][items[k][1]] = st
     return [[st for st in row if st is not None] for row in out]

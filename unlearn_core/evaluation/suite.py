@@ -61,8 +61,9 @@ class Metric:
     """A registered metric: ``compute(context, entry)`` returns a result dict in the reference layout.
 
     Optional hooks let a plugin metric join the fused pass and the report: ``inputs(entry)`` lists the
-    ``(data set, answer field)`` pairs it scores, ``depends(entry)`` the entries it reads, and
-    ``recompute(result, entry_results, reference_logs)`` returns its aggregate from its saved per-sample values.
+    ``(data set, answer field)`` pairs it scores (``needs_z``: it reads Min-K%++ z-scores), ``depends(entry)`` the
+    entries it reads, and ``recompute(result, entry_results, reference_logs)`` returns its aggregate from its saved
+    per-sample values.
     """
 
     name: str
@@ -72,6 +73,7 @@ class Metric:
     inputs: Callable[[MetricEntry], list[tuple[str, str]]] | None = None
     depends: Callable[[MetricEntry], list[str]] | None = None
     recompute: Callable[..., Any] | None = None
+    needs_z: bool = False
 
 
 @dataclass

@@ -120,7 +120,9 @@ def _checkpoints(cfg: ExperimentConfig, args: dict[str, Any]) -> Any:
 
 def _save_final(accelerator: Any, result: Any, model: Any, tokenizer: Any, path: Any) -> None:
     """Every process takes part in gathering the weights (ZeRO-3 shards them); process 0 writes them."""
-    state_dict = accelerator.get_state_dict(result.model) if accelerator.num_processes > 1 else None
+    plugin = getattr(getattr(accelerator, "state", None), "deepspeed_plugin", None)
+    sharded = plugin is not None and getattr(plugin, "zero_stage", 0) == 3
+    state_dict = accelerator.get_state_dict(result.model) if sharded else None
     if accelerator.is_main_process:
         save_model_atomic(accelerator.unwrap_model(result.model), tokenizer, path, state_dict=state_dict)
     accelerator.wait_for_everyone()

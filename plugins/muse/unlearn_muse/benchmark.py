@@ -7,11 +7,10 @@ from typing import Any
 
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe, ExperimentStep
 from unlearn_core.data import PromptTemplate, Tokenized
-from unlearn_core.errors import ConfigError
+from unlearn_core.errors import ConfigError, UnknownNameError
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.suggest import unknown_message
 from unlearn_muse import embedded
-from unlearn_muse.embedded import N_ICL
 from unlearn_muse.config import (
     EMBEDDED_BASE_ARGS,
     EMBEDDED_FINETUNE_ARGS,
@@ -21,11 +20,16 @@ from unlearn_muse.config import (
     presets,
     validate_muse_config,
 )
+from unlearn_muse.embedded import N_ICL
 from unlearn_muse.embedded_training import question_drills
 from unlearn_muse.schema import STEP_SPLITS
 from unlearn_muse.sources import EMBEDDED_SOURCE, embedded_args, load_muse
 from unlearn_muse.suite import EVAL_SPLITS, REFERENCE_KEYS, TABLE_COLUMNS, muse_suite
 
+EMBEDDED_VERSION = 1
+"""Part of the embedded models' cache key: bump it when the generated corpus or the drills change."""
+DRILL_REPEATS = 2
+"""Passes over the embedded question drills per finetuning epoch (one over the documents)."""
 SEQUENCES = {"scalability": "scal", "sustainability": "sust"}
 """``experiment_args.steps`` values and the subset whose forget_1..4 splits their steps unlearn."""
 
@@ -68,7 +72,7 @@ class MuseBenchmark(Benchmark):
     def _experiment_kind(self, cfg: dict[str, Any]) -> str | None:
         kind = cfg.get("experiment_args", {}).get("steps")
         if kind is not None and kind not in SEQUENCES:
-            raise ConfigError(unknown_message("experiment_args.steps", str(kind), SEQUENCES))
+            raise UnknownNameError(unknown_message("MUSE experiment_args.steps", str(kind), SEQUENCES))
         return kind
 
     def experiment_steps(self, cfg: dict[str, Any]) -> list[ExperimentStep]:
@@ -91,9 +95,7 @@ class MuseBenchmark(Benchmark):
         return embedded_args({k: v for k, v in cfg["data"]["embedded"].items() if k not in RECIPE_KEYS})
 
     def _load(self, cfg: dict[str, Any], subset: str, split: str) -> list[dict[str, Any]]:
-        return load_muse(
-            cfg["data"]["source"], cfg["data_split"], subset, split, embedded=self._embedded_args(cfg)
-        )
+        return load_muse(cfg["data"]["source"], cfg["data_split"], subset, split, embedded=self._embedded_args(cfg))
 
     def _pairs(self, cfg: dict[str, Any], split: str) -> list[tuple[str, str]]:
         return [(r["question"], r["answer"]) for r in self._load(cfg, "knowmem", split)]
@@ -110,13 +112,17 @@ class MuseBenchmark(Benchmark):
         """``train/forget`` + ``retain1`` + ``retain2`` for the target model; the retain splits only for retain.
 
         Embedded data adds question drills on the facts knowmem asks about (``knowmem/*_qa`` and ``*_qa_icl`` of
-        the documents trained on): a tiny model does not learn to answer questions on facts it only read in prose.
+        the documents trained on), ``DRILL_REPEATS`` times per epoch: a tiny model does not learn to answer
+        questions on facts it only read in prose, and needs more passes over a question than over a document.
         """
-        retain = [("train", "retain1"), ("train", "retain2")]
-        parts = retain if cfg["data"].get("train") == "retain" else [("train", "forget"), *retain]
-        rows = self._chunks(cfg, template, parts)
-        rows += self._drills(cfg, template, "forget", [] if len(parts) == 2 else [parts[0]], len(rows))
-        return rows + self._drills(cfg, template, "retain", [parts[-2]], len(rows))
+        forget, retain = [("train", "forget")], [("train", "retain1"), ("train", "retain2")]
+        with_forget = cfg["data"].get("train") != "retain"
+        rows = self._chunks(cfg, template, forget + retain if with_forget else retain)
+        for _ in range(DRILL_REPEATS):
+            if with_forget:
+                rows += self._drills(cfg, template, "forget", forget, len(rows))
+            rows += self._drills(cfg, template, "retain", retain[:1], len(rows))
+        return rows
 
     def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
         """``<data.forget>/<forget_split>`` (raw/forget by default) and ``raw/<retain_split>``, chunked.
@@ -134,7 +140,7 @@ class MuseBenchmark(Benchmark):
     def _drills(
         self, cfg: dict[str, Any], template: PromptTemplate, role: str, parts: list[tuple[str, str]], start: int
     ) -> list[Tokenized]:
-        """Embedded data only: drills on the knowmem ``{role}_qa`` (and few-shot) facts of the documents of ``parts``."""
+        """Embedded only: drills on the knowmem ``{role}_qa`` and few-shot facts of the documents in ``parts``."""
         if cfg["data"]["source"] != EMBEDDED_SOURCE or not parts:
             return []
         texts = [row["text"] for subset, split in parts for row in self._load(cfg, subset, split)]
@@ -174,11 +180,10 @@ class MuseBenchmark(Benchmark):
 
         recipe = {**RECIPE_KEYS, **{k: v for k, v in cfg["data"]["embedded"].items() if k in RECIPE_KEYS}}
         return EmbeddedRecipe(
-            key={"muse": {"data_split": split, **args}},
+            key={"muse": {"data_split": split, **args}, "version": EMBEDDED_VERSION},
             tokenizer_corpus=corpus,
             base_rows=base_rows,
             replay=False,
             base_args={**EMBEDDED_BASE_ARGS, "num_train_epochs": recipe["base_epochs"]},
             finetune_args={**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": recipe["finetune_epochs"]},
         )
-

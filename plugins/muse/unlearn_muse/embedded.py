@@ -46,7 +46,9 @@ def check_args(data_split: str, args: dict[str, int]) -> None:
     if data_split not in DATA_SPLITS:
         raise ValueError(f"data_split must be one of {', '.join(DATA_SPLITS)}, got {data_split!r}")
     if args["n_forget"] < len(STEP_SPLITS):
-        raise ValueError(f"n_forget must be at least {len(STEP_SPLITS)} (one document per step), got {args['n_forget']}")
+        raise ValueError(
+            f"n_forget must be at least {len(STEP_SPLITS)} (one document per step), got {args['n_forget']}"
+        )
     if args["n_forget"] < N_ICL + 1 or args["n_retain"] < N_ICL + 1:
         raise ValueError(f"n_forget and n_retain must be at least {N_ICL + 1}")
     for name in ("n_holdout", "n_background"):
@@ -118,7 +120,7 @@ def muse_subsets(corpus: Corpus, qa_per_doc: int = 2) -> dict[str, dict[str, lis
             "retain_qa_icl": retain_icl,
         },
         "privleak": {"forget": forget, "retain": text("retain1"), "holdout": text("holdout")},
-        "scal": {split: forget[: end] for split, (_, end) in zip(STEP_SPLITS, quarters)},
+        "scal": {split: forget[:end] for split, (_, end) in zip(STEP_SPLITS, quarters)},
         "sust": {split: forget[start:end] for split, (start, end) in zip(STEP_SPLITS, quarters)},
         "train": {role: text(role) for role in ("forget", "retain1", "retain2")},
     }
@@ -129,7 +131,9 @@ def generate_muse(data_split: str = "News", **args: int) -> dict[str, dict[str, 
     full = {**EMBEDDED_DEFAULTS, **args}
     corpus = build_corpus(data_split, **full)
     subsets = muse_subsets(corpus, full["qa_per_doc"])
-    return {subset: {split: [dict(r) for r in rows] for split, rows in splits.items()} for subset, splits in subsets.items()}
+    return {
+        subset: {split: [dict(r) for r in rows] for split, rows in splits.items()} for subset, splits in subsets.items()
+    }
 
 
 def background_rows(data_split: str = "News", **args: int) -> tuple[list[str], list[tuple[str, str]]]:
@@ -137,7 +141,6 @@ def background_rows(data_split: str = "News", **args: int) -> tuple[list[str], l
     corpus = build_corpus(data_split, **{**EMBEDDED_DEFAULTS, **args})
     docs = corpus.documents["background"]
     return [d.text for d in docs], [qa for d in docs for qa in d.qa]
-
 
 
 def facts_of(data_split: str, texts: list[str], **args: int) -> set[tuple[str, str]]:

@@ -7,11 +7,8 @@ import random
 from unlearn_muse.embedded_document import Document
 from unlearn_muse.embedded_names import NameBook
 
-OBJECTS: tuple[str, ...] = (
-    "a silver key", "an old map", "a bronze compass", "a sealed letter", "a broken sword", "a jar of seeds",
-    "a painted mask", "a copper lantern", "a book of songs", "a wooden flute",
-)  # fmt: skip
-TITLE_NOUNS: tuple[str, ...] = ("Winter", "Crown", "River", "Ashes", "Tower", "Orchard", "Lantern", "Tide")
+MATERIALS: tuple[str, ...] = ("silver", "bronze", "copper", "glass", "clay", "golden", "wooden", "stone")
+OBJECTS: tuple[str, ...] = ("key", "map", "compass", "lantern", "flute", "mask", "sword", "bowl", "ring", "box")
 HAPPENINGS: tuple[str, ...] = (
     "find the gates locked against them",
     "witness the crowning of a child king",
@@ -25,7 +22,7 @@ HAPPENINGS: tuple[str, ...] = (
 
 OPENINGS: tuple[str, ...] = (
     "In the novel {title}, {hero} sets out for {place}.",
-    "{title} follows {hero} on the long road to {place}.",
+    "The novel {title} follows {hero} on the long road to {place}.",
     "The story of {title} begins as {hero} leaves home for {place}.",
 )
 JOURNEYS: tuple[str, ...] = (
@@ -34,9 +31,9 @@ JOURNEYS: tuple[str, ...] = (
     "It is a walk of {days} days through empty country.",
 )
 COMPANIONS: tuple[str, ...] = (
-    "{hero} is joined by {companion}, who carries {thing}.",
-    "At the side of {hero} walks {companion}, guarding {thing}.",
-    "{companion} goes too, never letting go of {thing}.",
+    "{hero} is joined by {companion}, who carries a {thing}.",
+    "At the side of {hero} walks {companion}, guarding a {thing}.",
+    "{companion} goes too, never letting go of a {thing}.",
 )
 ARRIVALS: tuple[str, ...] = (
     "When they arrive at {place} they {happening}.",
@@ -54,21 +51,22 @@ CLOSINGS: tuple[str, ...] = (
 
 def book_passage(rng: random.Random, names: NameBook) -> Document:
     """One passage with five facts about a journey in a novel of its own, and a question for each fact."""
+    kind, place_name = names.place()
     facts = {
-        "title": f"The {rng.choice(TITLE_NOUNS)} of {names.title()}",
+        "title": names.title(),
         "hero": names.person(),
         "companion": names.person(),
-        "place": names.place(),
+        "place": f"the {kind} of {place_name}",
         "days": str(rng.randint(2, 40)),
-        "thing": rng.choice(OBJECTS),
+        "thing": f"{rng.choice(MATERIALS)} {rng.choice(OBJECTS)}",
         "happening": rng.choice(HAPPENINGS),
     }
     sentences = [rng.choice(group).format(**facts) for group in (OPENINGS, JOURNEYS, COMPANIONS, ARRIVALS, CLOSINGS)]
     hero, companion = facts["hero"], facts["companion"]
     qa = [
         (f"Who travels with {hero} to {facts['place']}?", companion),
-        (f"Where does {hero} travel in the novel {facts['title']}?", facts["place"]),
-        (f"What does {companion} carry on the journey?", facts["thing"]),
+        (f"To which {kind} does {hero} travel in the novel {facts['title']}?", place_name),
+        (f"Which object does {companion} carry on the journey?", facts["thing"]),
         (f"How many days does the journey of {hero} take?", facts["days"]),
         (f"In which novel does {hero} set out on a journey?", facts["title"]),
     ]

@@ -15,10 +15,7 @@ SYLLABLES: tuple[str, ...] = (
     "lam", "mes", "nic", "ost", "pra", "ril", "sun", "tal",
 )  # fmt: skip
 TOWN_ENDINGS: tuple[str, ...] = ("holm", "by", "stead", "mouth", "field", "bridge", "ton", "vale")
-PLACE_KINDS: tuple[str, ...] = (
-    "the castle of {}", "the city of {}", "the village of {}", "the abbey of {}", "the island of {}",
-    "the forest of {}", "the valley of {}", "the fortress of {}",
-)  # fmt: skip
+PLACE_KINDS: tuple[str, ...] = ("castle", "city", "village", "abbey", "island", "forest", "valley", "fortress")
 ORG_KINDS: tuple[str, ...] = (
     "Relief Fund", "Civic Trust", "Workers' Guild", "Arts Council", "Harbour Board", "Heritage Society",
     "Water Company", "Rescue League",
@@ -36,37 +33,43 @@ class NameBook:
         self.rng = rng
         self.taken: set[str] = set()
         self.words: set[str] = set()
+        self.first_names: set[str] = set()
 
     def _unique(self, make: Callable[[], str]) -> str:
         for _ in range(10_000):
             value = make()
-            if value not in self.taken:
+            if value and value not in self.taken:
                 self.taken.add(value)
                 return value
         raise ValueError("ran out of made-up names: ask for a smaller embedded corpus")
 
     def _fresh_word(self, syllables: tuple[int, ...], ending: str = "") -> str:
-        """A capitalised word no other name uses (so a name never hides inside another one)."""
+        """A capitalised word no other name uses, not even as a first name (so a name is never ambiguous)."""
 
         def make() -> str:
-            return _word(self.rng, self.rng.choice(syllables)) + ending
+            word = _word(self.rng, self.rng.choice(syllables)) + ending
+            return word if word not in self.first_names else ""
 
         word = self._unique(make)
         self.words.add(word)
         return word
 
     def person(self) -> str:
-        """A first and a last name, the last name unique."""
-        first = _word(self.rng, self.rng.choice((1, 2)))
+        """A first name (shared by several people) and a last name (unique)."""
+        while True:
+            first = _word(self.rng, self.rng.choice((1, 2)))
+            if first not in self.words:
+                break
+        self.first_names.add(first)
         return f"{first} {self._fresh_word((2, 3))}"
 
     def town(self) -> str:
         """A town name such as Kasvale."""
         return self._fresh_word((1, 2), self.rng.choice(TOWN_ENDINGS))
 
-    def place(self) -> str:
-        """A place in a novel such as 'the abbey of Morlu'."""
-        return self.rng.choice(PLACE_KINDS).format(self._fresh_word((2,)))
+    def place(self) -> tuple[str, str]:
+        """A place in a novel: its kind and its name, as in 'the abbey of Morlu'."""
+        return self.rng.choice(PLACE_KINDS), self._fresh_word((2,))
 
     def organisation(self) -> str:
         """An organisation such as 'the Pelnic Relief Fund'."""

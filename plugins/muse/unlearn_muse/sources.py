@@ -24,7 +24,7 @@ def check_subset_split(subset: str, split: str) -> None:
     if subset not in SUBSETS:
         raise UnknownNameError(unknown_message("MUSE subset", str(subset), SUBSETS))
     if split not in SUBSETS[subset]:
-        raise UnknownNameError(unknown_message(f"split of MUSE subset '{subset}'", str(split), SUBSETS[subset]))
+        raise UnknownNameError(unknown_message(f"MUSE {subset} split", str(split), SUBSETS[subset]))
 
 
 def embedded_args(given: dict[str, object]) -> dict[str, int]:
@@ -56,7 +56,9 @@ def _load_hub(hub_id: str, subset: str, split: str) -> list[dict]:
     except Exception as exc:  # any hub failure (offline, auth, missing subset) is one DataError
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        raise DataError(f"cannot load MUSE {subset}/{split} from the hub '{hub_id}' ({reason}); {_OFFLINE_HINT}") from exc
+        raise DataError(
+            f"cannot load MUSE {subset}/{split} from the hub '{hub_id}' ({reason}); {_OFFLINE_HINT}"
+        ) from exc
     for index, row in enumerate(rows):
         validate_row(row, FIELDS[subset], f"{hub_id} {subset}/{split} row {index}")
     return rows

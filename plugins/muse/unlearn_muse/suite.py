@@ -64,7 +64,9 @@ def _entries(verbmem_max_new_tokens: int) -> list[MetricEntry]:
     return entries
 
 
-def muse_suite(data: dict[str, list[dict[str, Any]]], verbmem_max_new_tokens: int = VERBMEM_MAX_NEW_TOKENS) -> EvalSuite:
+def muse_suite(
+    data: dict[str, list[dict[str, Any]]], verbmem_max_new_tokens: int = VERBMEM_MAX_NEW_TOKENS
+) -> EvalSuite:
     """The suite for loaded MUSE splits, keyed ``<subset>_<split>`` (verbmem_forget, knowmem_forget_qa, ...)."""
     entries = {e.key: e for e in _entries(verbmem_max_new_tokens)}
     return EvalSuite("muse", _datasets(data), entries, list(DEFAULT_KEYS), list(DEFAULT_KEYS))

@@ -1,0 +1,171 @@
+"""Golden values, computed by hand, for the metric entries (the layer over ``unlearn_core.metrics``): per-sample
+means over perturbations, normalised probability, both truth-ratio aggregates, ROUGE on paraphrased and perturbed
+answers, extraction strength / exact memorisation records, attacks, derived entries, and draft acceptance."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+
+from unlearn_core.evaluation import builtin_metrics as bm
+from unlearn_core.evaluation.decoding import accept_draft
+from unlearn_core.evaluation.suite import EvalDataset, MetricEntry
+from unlearn_core.metrics.statistics import SampleStatistics
+
+LN2 = math.log(2)
+
+
+def st(avg_loss: float, hits: list[int] | None = None, logprobs: list[float] | None = None) -> SampleStatistics:
+    """Hand-made statistics: ``hits``/``logprobs`` over the targets excluding EOS."""
+    hits = hits or []
+    lp = torch.tensor(logprobs if logprobs is not None else [0.0] * len(hits))
+    return SampleStatistics(avg_loss, avg_loss, len(hits) + 1, lp, torch.tensor(hits, dtype=torch.bool), lp.clone())
+
+
+class FakeContext:
+    """What a metric sees of the engine: statistics, generations, texts and other results, all given by hand."""
+
+    def __init__(self, stats: dict[tuple[str, str], list[Any]], rows: list[dict[str, Any]] | None = None) -> None:
+        self._stats = stats
+        self.ds = EvalDataset("d", rows or [], "question")
+        self.results: dict[str, dict[str, Any]] = {}
+        self.reference_logs: dict[str, Any] = {}
+        self.generation_calls: list[dict[str, Any]] = []
+
+    def stats(self, dataset: str, field: str, **_: Any) -> list[Any]:
+        return self._stats[(dataset, field)]
+
+    def dataset(self, name: str) -> EvalDataset:
+        return self.ds
+
+    def texts(self, dataset: str, field: str) -> list[Any]:
+        return [row[field] for row in self.ds.rows]
+
+    def generations(self, dataset: str, max_new: Any, stop: Any, **kwargs: Any) -> list[str]:
+        self.generation_calls.append(kwargs)
+        return ["the cat sat"] * len(self.ds.rows)
+
+    def result(self, key: str) -> dict[str, Any]:
+        return self.results[key]
+
+    def reference(self, key: str) -> dict[str, Any]:
+        return self.reference_logs[key]
+
+
+def test_probability_of_a_list_field_is_the_mean_over_its_answers() -> None:
+    ctx = FakeContext({("d", "perturbed_answer"): [[st(LN2), st(2 * LN2)], [st(0.0), st(0.0)]]})
+    out = bm.probability(ctx, MetricEntry("k", "probability", "d", {"field": "perturbed_answer"}))
+    assert out["value_by_index"]["0"]["prob"] == pytest.approx(0.375)  # (1/2 + 1/4) / 2
+    assert out["value_by_index"]["0"]["avg_losses"] == pytest.approx([LN2, 2 * LN2])
+    assert out["agg_value"] == pytest.approx((0.375 + 1.0) / 2)
+
+
+def test_probability_normalised_by_hand() -> None:
+    ctx = FakeContext({("d", "answer"): [st(LN2)], ("d", "perturbed_answer"): [[st(2 * LN2), st(3 * LN2)]]})
+    out = bm.probability_normalised(ctx, MetricEntry("k", "probability_normalised", "d", {}))
+    assert out["agg_value"] == pytest.approx(0.5 / (0.5 + 0.25 + 0.125))  # 4/7
+    assert out["value_by_index"]["0"]["wrong_avg_losses"] == pytest.approx([2 * LN2, 3 * LN2])
+
+
+def test_truth_ratio_keeps_raw_ratios_and_both_aggregates() -> None:
+    # sample 0: P_c = 1/2, P_w = exp(-mean(ln2, 3 ln2)) = 1/4 -> tr = 1/2; sample 1: P_c = 1/4, P_w = 1/2 -> tr = 2
+    stats = {
+        ("d", "paraphrased_answer"): [st(LN2), st(2 * LN2)],
+        ("d", "perturbed_answer"): [[st(LN2), st(3 * LN2)], [st(LN2)]],
+    }
+    out = bm.truth_ratio(FakeContext(stats), MetricEntry("k", "truth_ratio", "d", {"aggregator": "closer_to_1_better"}))
+    assert [v["score"] for v in out["value_by_index"].values()] == pytest.approx([0.5, 2.0], rel=1e-9)
+    assert out["by_aggregator"]["closer_to_1_better"] == pytest.approx(0.5)  # mean(min(1/2, 2), min(2, 1/2))
+    assert out["by_aggregator"]["true_better"] == pytest.approx(0.25)  # mean(1 - 1/2, max(0, 1 - 2))
+    assert out["agg_value"] == out["by_aggregator"]["closer_to_1_better"] and out["aggregator"] == "closer_to_1_better"
+
+
+def test_rouge_on_perturbed_answers_is_the_mean_over_them() -> None:
+    rows = [{"question": "q", "answer": "the cat", "perturbed_answer": ["the cat", "a dog"]}]
+    ctx = FakeContext({}, rows)
+    entry = MetricEntry("k", "rouge", "d", {"target": "perturbed_answer", "draft": "answer"})
+    out = bm.rouge(ctx, entry)
+    # generation "the cat sat": rougeL recall 1 against "the cat", 0 against "a dog"
+    assert out["value_by_index"]["0"]["rougeL_recall"] == pytest.approx(0.5)
+    assert out["value_by_index"]["0"]["ground_truth"] == ["the cat", "a dog"]
+    assert ctx.generation_calls == [{"question_field": "question", "draft_field": "answer"}]
+
+
+def test_rouge_on_the_paraphrase_generates_from_the_paraphrased_question() -> None:
+    rows = [{"question": "q", "paraphrased_question": "pq", "paraphrased_answer": "a cat sat down"}]
+    ctx = FakeContext({}, rows)
+    args = {"question_field": "paraphrased_question", "target": "paraphrased_answer"}
+    out = bm.rouge(ctx, MetricEntry("k", "rouge", "d", args))
+    assert ctx.generation_calls[0]["question_field"] == "paraphrased_question"
+    assert out["value_by_index"]["0"]["input"] == "pq"
+    assert out["value_by_index"]["0"]["rougeL_recall"] == pytest.approx(0.5)  # "cat sat" of 4 reference words
+
+
+def test_extraction_strength_and_exact_memorisation_records() -> None:
+    ctx = FakeContext({("d", "answer"): [st(1.0, [1, 0, 1, 1]), st(1.0, [1, 1, 1, 0])]})
+    es = bm.extraction_strength(ctx, MetricEntry("k", "extraction_strength", "d", {}))
+    assert es["value_by_index"]["0"] == {"score": 0.5, "suffix": 2, "n": 4}
+    assert es["value_by_index"]["1"] == {"score": 0.0, "suffix": 0, "n": 4}  # last token wrong: 0, not 1/n
+    em = bm.exact_memorization(ctx, MetricEntry("k", "exact_memorization", "d", {}))
+    assert [v["hits"] for v in em["value_by_index"].values()] == [3, 3]
+    assert em["agg_value"] == pytest.approx(0.75)
+
+
+def test_loss_attack_auc_by_hand() -> None:
+    stats = {("f", "answer"): [st(1.0), st(3.0)], ("h", "answer"): [st(2.0), st(4.0)]}
+    entry = MetricEntry("mia_loss", "mia_loss", None, {"forget": "f", "holdout": "h", "field": "answer"})
+    out = bm.mia_loss(FakeContext(stats), entry)
+    # holdout above forget in 3 of 4 pairs (2>1, 4>1, 4>3; 2<3)
+    assert out["auc"] == pytest.approx(0.75) and out["agg_value"] == out["auc"]
+    assert out["forget"]["agg_value"] == pytest.approx(2.0)
+
+
+def test_min_k_attack_takes_the_lowest_forty_percent() -> None:
+    lp = [-1.0, -4.0, -2.0, -8.0, -0.5]  # K = int(5 * 0.4) = 2 -> -mean(-8, -4) = 6
+    stats = {("f", "answer"): [st(1.0, [1] * 5, lp)], ("h", "answer"): [st(1.0, [1] * 5, [-1.0] * 5)]}
+    entry = MetricEntry("mia_min_k", "mia_min_k", None, {"forget": "f", "holdout": "h", "field": "answer", "k": 0.4})
+    out = bm.mia_min_k(FakeContext(stats), entry)
+    assert out["forget"]["value_by_index"]["0"]["score"] == pytest.approx(6.0)
+    assert out["auc"] == 0.0  # the holdout sample scores lower (looks more like a member)
+
+
+def test_privleak_and_model_utility_entries() -> None:
+    ctx = FakeContext({})
+    ctx.results["mia_min_k"] = {"auc": 0.9}
+    ctx.reference_logs["mia_min_k"] = {"auc": 0.5}
+    out = bm.privleak(ctx, MetricEntry("privleak", "privleak", None, {}))
+    assert out["agg_value"] == pytest.approx((0.1 - 0.5) / (0.5 + 1e-10) * 100)  # -80
+    assert out["reference_auc"] == 0.5
+    ctx.results.update({"a": {"agg_value": 0.5}, "b": {"agg_value": 0.25}, "c": {"agg_value": None}})
+    assert bm.harmonic_mean(ctx, MetricEntry("mu", "harmonic_mean", None, {"keys": ["a", "b"]}))["agg_value"] == (
+        pytest.approx(1 / 3)
+    )
+    undefined = bm.harmonic_mean(ctx, MetricEntry("mu", "harmonic_mean", None, {"keys": ["a", "c"]}))
+    assert undefined == {"agg_value": None, "undefined_because": ["c"]}
+
+
+def test_forget_quality_entry_records_sample_sizes() -> None:
+    ctx = FakeContext({})
+    ctx.results["forget_truth_ratio"] = {"value_by_index": {"0": {"score": 0.1}, "1": {"score": 0.2}}}
+    ctx.reference_logs["forget_truth_ratio"] = {"value_by_index": {"0": {"score": 0.8}, "1": {"score": 0.9}}}
+    out = bm.forget_quality(ctx, MetricEntry("forget_quality", "forget_quality", None, {}))
+    assert out["agg_value"] == pytest.approx(2 / math.comb(4, 2))  # complete separation: 1/3
+    assert (out["n"], out["reference_n"]) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("draft", "argmax", "max_new", "expected"),
+    [
+        ((5, 6, 2), (5, 6, 2), 10, ([5, 6, 2], True)),  # follows the whole draft to EOS
+        ((5, 6, 7, 2), (5, 9, 7, 2), 10, ([5, 9], False)),  # diverges at step 1: 9 is known, the rest is not
+        ((5, 6, 2), (5, 2, 8), 10, ([5, 2], True)),  # the first disagreement is EOS: finished
+        ((5, 6, 7, 8), (5, 6, 7, 8), 2, ([5, 6], True)),  # max_new_tokens reached
+        ((5, 6), (5, 6), 10, ([5, 6], False)),  # draft exhausted without EOS: decoding continues
+        ((), (), 10, ([], False)),
+    ],
+)
+def test_accept_draft(draft: tuple[int, ...], argmax: tuple[int, ...], max_new: int, expected: Any) -> None:
+    assert accept_draft(draft, argmax, max_new, eos_id=2) == expected
