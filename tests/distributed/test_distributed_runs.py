@@ -154,3 +154,42 @@ def test_zero3_saved_model_loads_and_evaluates_to_the_same_numbers(runs, tmp_pat
     reloaded = json.loads((out / "TOFU_SUMMARY.json").read_text())
     for key, value in _summary(runs["zero3"]).items():
         assert _close(reloaded[key], value), key
+
+
+def _per_sample(path: Path) -> dict[str, dict]:
+    logs = json.loads(path.read_text())
+    return {k: v["value_by_index"] for k, v in logs.items() if isinstance(v, dict) and "value_by_index" in v}
+
+
+def test_two_process_evaluation_equals_one_process_sample_by_sample(runs, tmp_path):
+    cache = runs["single"].parent / "cache"
+    retain_logs = next((cache / "tofu").glob("retain-eval-*/TOFU_EVAL.json"))
+    args = ["eval", "--benchmark", "tofu", *TINY[:4], *TINY[-1:], "data.max_length=128"]
+    args += [f"model.model_args.pretrained_model_name_or_path={runs['single'] / 'model'}"]
+    args += [f"retain_logs_path={retain_logs}"]
+    _run([sys.executable, "-m", "unlearn_core", *args, f"paths.output_dir={tmp_path / 'one'}"], cache, "eval 1 process")
+    launch = [_accelerate(), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    launch += ["--mixed_precision", "no", "--dynamo_backend", "no", "-m", "unlearn_core"]
+    _run(
+        [*launch, *args, f"paths.output_dir={tmp_path / 'two'}"], cache, "eval 2 processes", {"ACCELERATE_USE_CPU": "1"}
+    )
+    one, two = _per_sample(tmp_path / "one" / "TOFU_EVAL.json"), _per_sample(tmp_path / "two" / "TOFU_EVAL.json")
+    assert one.keys() == two.keys() and one
+    for key in one:
+        assert one[key].keys() == two[key].keys(), key
+        for index, value in one[key].items():
+            other = two[key][index]
+            for field, number in value.items():
+                _assert_same(other[field], number, (key, index, field))
+
+
+def _assert_same(ours: object, theirs: object, where: tuple) -> None:
+    """Numbers within 1e-5 relative (batches are composed differently), everything else identical."""
+    if isinstance(theirs, float):
+        assert isinstance(ours, float) and _close(ours, theirs, 1e-5), where
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list) and len(ours) == len(theirs), where
+        for a, b in zip(ours, theirs):
+            _assert_same(a, b, where)
+    else:
+        assert ours == theirs, where

@@ -18,7 +18,7 @@ import torch
 
 from unlearn_core.data import PromptTemplate
 from unlearn_core.errors import ConfigError, ReferenceLogError
-from unlearn_core.evaluation import decoding, needs, scoring
+from unlearn_core.evaluation import decoding, needs, scoring, sharding
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
 from unlearn_core.evaluation.tokens import EvalTokens
@@ -49,6 +49,7 @@ class EvaluationEngine:
         reference_model: ReferenceModel = None,
         progress: bool = True,
         partial: PartialResults | None = None,
+        shard: bool = False,
         use_drafts: bool = True,
     ) -> None:
         self.model = model
@@ -61,6 +62,8 @@ class EvaluationEngine:
         self.reference_logs = reference_logs
         self._reference_model = reference_model
         self.progress = progress
+        self.shard = shard
+        """Split scoring and decoding across the processes of a multi-process run (all of them call the engine)."""
         self.partial = partial
         self.use_drafts = use_drafts
         self.tokens = EvalTokens(tokenizer, template)
@@ -143,8 +146,11 @@ class EvaluationEngine:
         was_training = model.training
         model.eval()
         try:
-            results = scoring.score_groups(
-                model, groups, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
+            results = self._map(
+                lambda part: scoring.score_groups(
+                    model, part, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
+                ),
+                groups,
             )
         finally:
             model.train(was_training)
@@ -155,6 +161,12 @@ class EvaluationEngine:
             single = [not isinstance(row[f], list) for row in ds.rows]
             self._stats[(ds.name, f, reference)] = [v[0] if s else v for v, s in zip(per_field[f], single)]
             self.scored[(ds.name, f, reference)] += sum(len(v) for v in per_field[f])
+
+    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
+        """``fn(items)``, split across processes when this engine shards (see ``evaluation.sharding``)."""
+        if not (self.shard and sharding.can_shard()):
+            return fn(items)
+        return sharding.map_sharded(fn, items)
 
     def gradnorm_scores(self, dataset: str, field: str) -> list[float]:
         """Per-sample gradient-norm MIA scores (no side effects on the model's gradients or mode)."""
@@ -219,15 +231,19 @@ class EvaluationEngine:
         was_training = self.model.training
         self.model.eval()
         try:
-            outputs = decoding.generate_tokens(
-                self.model,
-                prompts,
-                drafts,
-                max_new_tokens=budgets,
-                batch_size=self.generation["batch_size"],
-                pad_id=self.pad_id,
-                eos_id=eos,
-                counters=self.decoding,
+            rows = list(zip(prompts, drafts, budgets))
+            outputs = self._map(
+                lambda part: decoding.generate_tokens(
+                    self.model,
+                    [p for p, _, _ in part],
+                    [d for _, d, _ in part],
+                    max_new_tokens=[b for _, _, b in part],
+                    batch_size=self.generation["batch_size"],
+                    pad_id=self.pad_id,
+                    eos_id=eos,
+                    counters=self.decoding,
+                ),
+                rows,
             )
         finally:
             self.model.train(was_training)

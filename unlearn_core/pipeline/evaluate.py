@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from unlearn_core.data import PromptTemplate
+from unlearn_core.distributed import is_distributed
 from unlearn_core.evaluation.engine import EvaluationEngine, ReferenceModel
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.results import (
@@ -21,6 +22,7 @@ from unlearn_core.evaluation.results import (
     write_results,
 )
 from unlearn_core.evaluation.suite import EvalSuite
+from unlearn_core.pipeline.outputs import is_main_process
 from unlearn_core.plugins import Plugins
 
 
@@ -112,6 +114,7 @@ def evaluate_model(
     self_reference: bool = False,
     progress: bool = True,
     reference_model: ReferenceModel = None,
+    shard: bool = False,
 ) -> Evaluation:
     """Compute the selected entries; ``self_reference`` makes the model its own reference (the retain model).
 
@@ -125,9 +128,9 @@ def evaluate_model(
     model.eval()
     manifest = {**manifest, "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")}
     template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
-    partial = (
+    partial = (  # resuming entry by entry is single-process only: processes must compute the same entries
         PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, reference_logs)
-        if out_dir is not None
+        if out_dir is not None and not is_distributed()
         else None
     )
     if reference_model is None:
@@ -145,6 +148,7 @@ def evaluate_model(
         reference_model=reference_model,
         progress=progress,
         partial=partial,
+        shard=shard,
     )
     keys = selected_keys(cfg, suite)
     try:
@@ -158,7 +162,7 @@ def evaluate_model(
             model.train()
     summary = summary_of(results, suite.summary_keys)
     evaluation = Evaluation(results, summary, seconds=time.perf_counter() - start, engine=engine)
-    if out_dir is not None:
+    if out_dir is not None and is_main_process():
         eval_path, summary_path = write_results(out_dir, suite.benchmark, results, suite.summary_keys, manifest)
         evaluation.files = {"eval": eval_path, "summary": summary_path}
         if partial is not None:

@@ -39,6 +39,7 @@ class EvaluationPlan:
             reference_logs=self.reference_logs,
             out_dir=out_dir,
             progress=progress,
+            shard=True,
         )
 
     def logs(self, path: Path) -> dict[str, Any]:
