@@ -66,6 +66,7 @@ NONE_DEFAULT_TYPES: dict[str, Any] = {
     "trainer.args.eval_steps": 0,
     "trainer.args.save_steps": 0,
     "eval.metrics": [],
+    "eval.reference_model": "",
 }
 """The type of keys whose default is None (an example value of that type), so overrides are checked too."""
 
@@ -111,7 +112,7 @@ def base_config() -> dict[str, Any]:
             "forget_split": None,
             "retain_split": None,
             "holdout_split": None,
-            "eval": {"benchmark": None, "metrics": None, "include_target": True},
+            "eval": {"benchmark": None, "metrics": None, "include_target": True, "reference_model": None},
             "generation": {"max_new_tokens": 200, "batch_size": 32},
             "retain_logs_path": None,
             "paths": {"output_dir": None, "cache_dir": None},
