@@ -61,7 +61,13 @@ def experiment_command(cfg: ExperimentConfig, plugins: Plugins, steps: list[Expe
     for step in steps:
         step_cfg = _step_config(base, step, previous_model)
         begin_run(step_cfg.output_dir, step_cfg.values, overwrite=True, resume=False)
-        result = unlearn_command(step_cfg, plugins)
+        try:
+            result = unlearn_command(step_cfg, plugins)
+        except (Exception, KeyboardInterrupt) as exc:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            error = f"step {step.name}: {exc or type(exc).__name__}"
+            record_provenance(cfg, plugins, None, {"steps": done, "error": error}, status=status)
+            raise
         columns = result.columns
         for name in ("target", "retain"):
             if name not in rows and result.rows.get(name):

@@ -37,13 +37,13 @@ def test_defaults_published_splits_and_embedded_protocol(plugins):
     ]
     assert cfg.get("data.forget") == "raw" and cfg.get("data.retain") == "raw"
     assert cfg.get("trainer.args.lr_scheduler_type") == "constant"
-    assert cfg.get("data.max_length") == 256 and cfg.get("generation.max_new_tokens") == 64
+    assert cfg.get("data.max_length") == 256
     assert cfg.get("task_name") == "muse_NPO_News_forget"
     published = _resolve(plugins, "model.model_args.pretrained_model_name_or_path=/some/model")
     args = published.get("trainer.args")
     assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (4, 8)
     assert (args["learning_rate"], args["lr_scheduler_type"], args["num_train_epochs"]) == (1e-5, "constant", 10)
-    assert published.get("data.max_length") == 2048 and published.get("generation.max_new_tokens") == 128
+    assert published.get("data.max_length") == 2048
 
 
 def test_data_split_is_news_or_books(plugins):
@@ -109,6 +109,14 @@ def test_reference_logs_of_the_other_data_split_are_refused_before_training(tmp_
     assert "data_split='Books'" in result.output and "'News'" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "cache").exists()
+
+
+def test_verbmem_length_follows_the_data_not_the_model(plugins):
+    bench = plugins.benchmarks.get("muse")
+    for path in ([], ["model.model_args.pretrained_model_name_or_path=/some/model"]):
+        suite = bench.eval_suite(_resolve(plugins, *SMALL, *path).values)
+        assert suite.entries["verbmem_f"].args["max_new_tokens"] == 64  # embedded continuations: 50-65 tokens
+        assert suite.entries["knowmem_f"].args["max_new_tokens"] == 32
 
 
 def test_manifest_records_the_data_split_but_not_the_unlearned_split(plugins):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import cycle, islice
 from typing import Any
 
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe, ExperimentStep
@@ -24,7 +25,14 @@ from unlearn_muse.embedded import N_ICL
 from unlearn_muse.embedded_training import question_drills
 from unlearn_muse.schema import STEP_SPLITS
 from unlearn_muse.sources import EMBEDDED_SOURCE, embedded_args, load_muse
-from unlearn_muse.suite import EVAL_SPLITS, REFERENCE_KEYS, TABLE_COLUMNS, muse_suite
+from unlearn_muse.suite import (
+    EMBEDDED_VERBMEM_MAX_NEW_TOKENS,
+    EVAL_SPLITS,
+    REFERENCE_KEYS,
+    TABLE_COLUMNS,
+    VERBMEM_MAX_NEW_TOKENS,
+    muse_suite,
+)
 
 EMBEDDED_VERSION = 1
 """Part of the embedded models' cache key: bump it when the generated corpus or the drills change."""
@@ -114,9 +122,17 @@ class MuseBenchmark(Benchmark):
         Embedded data adds question drills on the facts knowmem asks about (``knowmem/*_qa`` and ``*_qa_icl`` of
         the documents trained on), ``DRILL_REPEATS`` times per epoch: a tiny model does not learn to answer
         questions on facts it only read in prose, and needs more passes over a question than over a document.
+        The embedded retain model then goes through its rows as often as it takes to train for as many steps
+        as the target (a tiny model given fewer steps learns even its own facts much worse).
         """
+        rows = self._rows(cfg, template, with_forget=cfg["data"].get("train") != "retain")
+        if cfg["data"].get("train") != "retain" or cfg["data"]["source"] != EMBEDDED_SOURCE:
+            return rows
+        wanted = len(self._rows(cfg, template, with_forget=True))
+        return [Tokenized(r.prompt_ids, r.target_ids, i) for i, r in enumerate(islice(cycle(rows), wanted))]
+
+    def _rows(self, cfg: dict[str, Any], template: PromptTemplate, *, with_forget: bool) -> list[Tokenized]:
         forget, retain = [("train", "forget")], [("train", "retain1"), ("train", "retain2")]
-        with_forget = cfg["data"].get("train") != "retain"
         rows = self._chunks(cfg, template, forget + retain if with_forget else retain)
         for _ in range(DRILL_REPEATS):
             if with_forget:
@@ -152,7 +168,8 @@ class MuseBenchmark(Benchmark):
     def eval_suite(self, cfg: dict[str, Any]) -> EvalSuite:
         """verbmem/forget, knowmem forget/retain QA with their few-shot splits, privleak forget vs holdout."""
         data = {f"{subset}_{split}": self._load(cfg, subset, split) for subset, split in EVAL_SPLITS}
-        return muse_suite(data, cfg["generation"]["max_new_tokens"])
+        embedded_data = cfg["data"]["source"] == EMBEDDED_SOURCE
+        return muse_suite(data, EMBEDDED_VERBMEM_MAX_NEW_TOKENS if embedded_data else VERBMEM_MAX_NEW_TOKENS)
 
     # ---- embedded default -----------------------------------------------------------------------------------------
     def embedded_recipe(self, cfg: dict[str, Any]) -> EmbeddedRecipe:

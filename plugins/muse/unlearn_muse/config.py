@@ -24,7 +24,7 @@ PUBLISHED_UNLEARN_ARGS: dict[str, Any] = {
 EMBEDDED_UNLEARN_ARGS: dict[str, Any] = {
     "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1,
-    "learning_rate": 1e-3,
+    "learning_rate": 3e-3,
     "lr_scheduler_type": "constant",
     "num_train_epochs": 10,
     "weight_decay": 0.0,
@@ -49,8 +49,6 @@ RECIPE_KEYS: dict[str, int] = {
 """``data.embedded.*`` keys that size the embedded model's training (the others size the generated corpus)."""
 EMBEDDED_MAX_LENGTH = 256
 """Every embedded document fits in one chunk of this many tokens."""
-EMBEDDED_VERBMEM_TOKENS = 64
-"""Greedy tokens per verbmem prompt for the embedded corpus, whose continuations hold 50 to 65 tokens."""
 
 FORGET_SUBSETS: tuple[str, ...] = ("raw", "scal", "sust")
 RETAIN_SPLITS: tuple[str, ...] = ("retain1", "retain2")
@@ -62,7 +60,6 @@ def config_defaults(mode: str) -> dict[str, Any]:
     return {
         "trainer": {"args": dict(PUBLISHED_UNLEARN_ARGS)},
         "data": {"max_length": 2048, "forget": "raw", "retain": "raw", "train": "target"},
-        "generation": {"max_new_tokens": 128},
         "data_split": "News",
         "forget_split": "forget",
         "retain_split": "retain1",
@@ -76,7 +73,6 @@ def embedded_defaults(mode: str) -> dict[str, Any]:
     return {
         **{f"trainer.args.{k}": v for k, v in args.items()},
         "data.max_length": EMBEDDED_MAX_LENGTH,
-        "generation.max_new_tokens": EMBEDDED_VERBMEM_TOKENS,
     }
 
 

@@ -22,10 +22,10 @@ from unlearn_muse.schema import DATA_SPLITS, STEP_SPLITS
 EMBEDDED_DEFAULTS: dict[str, int] = {
     "seed": 0,
     "n_forget": 32,
-    "n_retain": 16,
+    "n_retain": 24,
     "n_holdout": 32,
     "n_background": 16,
-    "qa_per_doc": 2,
+    "qa_per_doc": 1,
 }
 N_ICL = 3
 """Few-shot question/answer pairs in each ``*_qa_icl`` split."""
@@ -63,10 +63,10 @@ def build_corpus(
     data_split: str = "News",
     seed: int = 0,
     n_forget: int = 32,
-    n_retain: int = 16,
+    n_retain: int = 24,
     n_holdout: int = 32,
     n_background: int = 16,
-    qa_per_doc: int = 2,
+    qa_per_doc: int = 1,
 ) -> Corpus:
     """Documents of every role; deterministic given the arguments (cached: treat the result as read-only)."""
     given = {"n_forget": n_forget, "n_retain": n_retain, "n_holdout": n_holdout, "n_background": n_background}
@@ -99,7 +99,7 @@ def _quarters(n: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def muse_subsets(corpus: Corpus, qa_per_doc: int = 2) -> dict[str, dict[str, list[dict]]]:
+def muse_subsets(corpus: Corpus, qa_per_doc: int = 1) -> dict[str, dict[str, list[dict]]]:
     """Every MUSE subset and split of ``corpus`` with the hub's field names."""
     docs = corpus.documents
 

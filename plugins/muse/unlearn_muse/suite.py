@@ -11,6 +11,8 @@ TABLE_COLUMNS = ["verbmem_f", "knowmem_f", "knowmem_r", "privleak"]
 REFERENCE_KEYS = ["mia_min_k"]
 """What ``privleak`` reads from the retain model's logs (its MIA AUC)."""
 VERBMEM_MAX_NEW_TOKENS = 128
+EMBEDDED_VERBMEM_MAX_NEW_TOKENS = 64
+"""The embedded corpus's continuations hold 50 to 65 tokens: a property of the data, whatever model reads it."""
 KNOWMEM_MAX_NEW_TOKENS = 32
 KNOWMEM_STOP = ("\n\n", "\nQuestion", "Question:")
 MIA_ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus", "gradnorm", "reference")
