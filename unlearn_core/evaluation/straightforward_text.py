@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
@@ -25,7 +26,7 @@ def forget_quality_pvalue(ours: list[float], theirs: list[float]) -> float:
     return max(pvalue, 2 / math.comb(len(ours) + len(theirs), len(ours)))
 
 
-class StraightforwardText:
+class StraightforwardText(ABC):
     """Generation with ``model.generate`` per ROUGE entry, scored with ``rouge_score`` directly."""
 
     def __init__(
@@ -40,9 +41,9 @@ class StraightforwardText:
         self.generate_calls = 0
         self.generations_by_entry: dict[str, list[str]] = {}
 
-    def result(self, key: str) -> dict[str, Any]:  # pragma: no cover - provided by the subclass
+    @abstractmethod
+    def result(self, key: str) -> dict[str, Any]:
         """Entry ``key`` (implemented by :class:`Straightforward`)."""
-        raise NotImplementedError
 
     def _prompt(self, dataset: str, row: dict[str, Any], question: str) -> list[int]:
         ds = self.suite.datasets[dataset]
