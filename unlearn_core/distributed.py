@@ -23,6 +23,26 @@ def using_deepspeed() -> bool:
     return os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() in ("1", "true", "yes")
 
 
+def launch_zero_stage() -> int:
+    """The ZeRO stage ``accelerate launch`` asked for (0 without DeepSpeed), known before any model is loaded: from
+    ``--zero_stage``/the config file's ``zero_stage``, or from the DeepSpeed JSON file the config names."""
+    if not using_deepspeed():
+        return 0
+    stage = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE")
+    if stage:
+        return int(stage)
+    config_file = os.environ.get("ACCELERATE_DEEPSPEED_CONFIG_FILE")
+    if config_file:
+        import json
+
+        try:
+            with open(config_file) as f:
+                return int(json.load(f).get("zero_optimization", {}).get("stage", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return 0  # DeepSpeed itself reports an unreadable config file when it starts
+    return 0
+
+
 def prepare_deepspeed() -> None:
     """Before DeepSpeed initialises on a machine without CUDA: pick its CPU accelerator quietly (no stdout warning)
     and skip its JIT-compiled shared-memory op (a 60-80 s C++ build on first use; gloo carries the collectives)."""

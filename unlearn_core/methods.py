@@ -59,6 +59,12 @@ class UnlearningMethod(ABC):
         """True when ``compute_loss`` calls ``reference.forget_logprobs`` (computed once before the first update)."""
         return False
 
+    def reads_parameters(self) -> bool:
+        """True when ``compute_loss`` reads the model's parameter tensors directly (a distance to the starting
+        weights, a norm penalty). Under DeepSpeed ZeRO-3 each process holds only a slice of every parameter outside
+        a forward pass, so the runner refuses to start such a method there (DDP and ZeRO-1/2 keep full weights)."""
+        return False
+
     @abstractmethod
     def compute_loss(self, model: torch.nn.Module, batch: dict[str, Batch], reference: Reference) -> LossOutput:
         """Loss for one ``{"forget": ..., "retain": ...}`` batch."""

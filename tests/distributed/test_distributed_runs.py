@@ -1,5 +1,8 @@
 """Two CPU processes (gloo) through ``accelerate launch``: DDP, ZeRO-2 and ZeRO-3 unlearning with evaluation during
-training give the single-process numbers for the same global batch, and the ZeRO-3 model reloads to them."""
+training give the single-process numbers for the same global batch, and the ZeRO-3 model reloads to them.
+
+NPO runs with the KL retain loss, so every launch also uses the frozen reference model: a local replica under DDP and
+ZeRO-2, a partitioned inference-only DeepSpeed engine under ZeRO-3 (where the trained model is loaded partitioned)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ TINY = [
     "trainer.args.num_train_epochs=2",
     "trainer.args.optim=sgd",
     "trainer.args.learning_rate=0.5",
+    "trainer.method_args.retain_loss_type=KL",
     "trainer.args.eval_strategy=epoch",
     "generation.max_new_tokens=8",
 ]
@@ -132,6 +136,22 @@ def test_world_size_and_effective_batch_are_recorded(runs):
     ddp = json.loads((runs["ddp"] / "provenance.json").read_text())
     assert (single["world_size"], ddp["world_size"]) == (1, 2)
     assert single["effective_batch_size"] == ddp["effective_batch_size"] == 2 * PER_DEVICE
+
+
+def test_zero3_loads_the_model_partitioned_and_keeps_the_reference_partitioned(runs):
+    facts = {k: json.loads((runs[k] / "provenance.json").read_text()) for k in ("single", "ddp", "zero2", "zero3")}
+    assert {k: f["reference_model"] for k, f in facts.items()} == {
+        "single": "replica",
+        "ddp": "replica",
+        "zero2": "replica",
+        "zero3": "zero3-engine",
+    }
+    assert {k: f["loaded_partitioned"] for k, f in facts.items()} == {
+        "single": False,
+        "ddp": False,
+        "zero2": False,
+        "zero3": True,
+    }
 
 
 def test_zero3_saved_model_loads_and_evaluates_to_the_same_numbers(runs, tmp_path):

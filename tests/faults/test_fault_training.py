@@ -298,7 +298,7 @@ def test_reference_logprobs_are_saved_with_checkpoints_and_reused(tmp_path):
     forget = tiny_samples(6)
     device = torch.device("cpu")
     built = FrozenReference.build(
-        model, forget, need_logprobs=True, need_model=False, batch_size=4, pad_id=0, device=device
+        model, forget, need_logprobs=True, keep=None, batch_size=4, pad_id=0, device=device
     )
 
     class WithReference(FaultyFinetune):
@@ -326,7 +326,7 @@ def test_reference_logprobs_are_saved_with_checkpoints_and_reused(tmp_path):
         NoForward(),
         forget,
         need_logprobs=True,
-        need_model=False,
+        keep=None,
         batch_size=4,
         pad_id=0,
         device=device,

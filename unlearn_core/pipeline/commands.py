@@ -9,6 +9,7 @@ from unlearn_core.config import ExperimentConfig
 from unlearn_core.data import PromptTemplate
 from unlearn_core.errors import ConfigError, TrainingError
 from unlearn_core.pipeline.api import RunResult, record_provenance
+from unlearn_core.pipeline.distributed_checks import check_distributed_support
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
@@ -16,6 +17,7 @@ from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.pipeline.outputs import current_run, save_model_atomic
 from unlearn_core.plugins import Plugins
+from unlearn_core.training.zero3 import is_partitioned
 
 
 def _start_model(cfg: ExperimentConfig, builder: EmbeddedBuilder | None, role: str) -> str:
@@ -27,6 +29,12 @@ def _start_model(cfg: ExperimentConfig, builder: EmbeddedBuilder | None, role: s
             f"model '{cfg.get('model.name')}' has no path: set model.model_args.pretrained_model_name_or_path="
         )
     return str(builder.base() if role == "base" else builder.finetuned(role))
+
+
+def _metric_names(cfg: ExperimentConfig, plugins: Plugins, benchmark: str) -> set[str]:
+    """The metrics this run's evaluation computes."""
+    suite = plugins.benchmarks.get(benchmark).eval_suite(cfg.values)
+    return {suite.entries[k].metric for k in selected_keys(cfg.values, suite)}
 
 
 def _check_best_metric(cfg: ExperimentConfig, suite: Any) -> None:
@@ -70,12 +78,14 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     with run.setup():
         bench = plugins.benchmarks.get(cfg.benchmark)
         builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
+        overrides = builder.recipe.finetune_args if builder else {}
+        check_distributed_support(cfg, args={**cfg.get("trainer.args"), **overrides}, resume=run.resume)
         start = _start_model(cfg, builder, "base")
-        model, tokenizer = load_model_and_tokenizer(cfg.values, start)
+        # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
+        accelerator = get_accelerator(mixed_precision_for({**cfg.get("trainer.args"), **overrides}))
+        model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
         template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
         rows = builder.finetune_rows(cfg.values, template) if builder else bench.finetune_data(cfg.values, template)
-    overrides = builder.recipe.finetune_args if builder else {}
-    accelerator = get_accelerator(mixed_precision_for({**cfg.get("trainer.args"), **overrides}))
     _note_resume(cfg, plugins, accelerator, run.resume)
     try:
         result = finetune_in_memory(
@@ -104,18 +114,12 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
 
 
 def _checkpoints(cfg: ExperimentConfig, args: dict[str, Any]) -> Any:
-    """Checkpoints for single-process and DDP runs; a sharded DeepSpeed optimizer is not checkpointed (yet)."""
+    """Checkpoints for single-process and DDP runs; under DeepSpeed none (``check_distributed_support`` refuses
+    asking for them there)."""
     from unlearn_core.distributed import using_deepspeed
     from unlearn_core.training.checkpoint import CheckpointManager
 
-    if not using_deepspeed():
-        return CheckpointManager(cfg.output_dir, args)
-    if args["save_strategy"] != "no" or current_run(cfg.output_dir).resume:
-        raise ConfigError(
-            "checkpoints and --resume are not supported under DeepSpeed yet (its optimizer state is sharded): "
-            "use trainer.args.save_strategy=no, or DDP / a single process"
-        )
-    return None
+    return None if using_deepspeed() else CheckpointManager(cfg.output_dir, args)
 
 
 def _save_final(accelerator: Any, result: Any, model: Any, tokenizer: Any, path: Any) -> None:
@@ -157,7 +161,7 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     )
 
 
-def _target_row(cfg: ExperimentConfig, plan: Any, model: Any, tokenizer: Any, resume: bool) -> tuple[dict, float]:
+def _target_row(cfg: ExperimentConfig, plan: Any, starting: Any, tokenizer: Any, resume: bool) -> tuple[dict, float]:
     """The target model's summary: cached (embedded), reread when resuming, else evaluated now."""
     import json
 
@@ -172,7 +176,7 @@ def _target_row(cfg: ExperimentConfig, plan: Any, model: Any, tokenizer: Any, re
             return json.loads(summary_file.read_text()), 0.0
         except ValueError:
             pass
-    evaluation = plan.evaluate(model, tokenizer, out)
+    evaluation = plan.evaluate(starting.scorer(), tokenizer, out)
     return evaluation.summary, evaluation.seconds
 
 
@@ -182,7 +186,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     from unlearn_core.training.checkpoint import complete_checkpoints, reference_logprobs_of
     from unlearn_core.training.diskio import json_line, write_failure
     from unlearn_core.training.loop import train
-    from unlearn_core.training.reference import FrozenReference
+    from unlearn_core.training.reference import FrozenReference, StartingModel, covered
     from unlearn_core.training.runlog import truncate_jsonl
 
     run = current_run(cfg.output_dir)
@@ -190,38 +194,48 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     t0 = time.perf_counter()
     args = cfg.get("trainer.args")
     with run.setup():
+        method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
+        check_distributed_support(cfg, method, _metric_names(cfg, plugins, cfg.benchmark), resume=run.resume)
         plan = plan_evaluation(cfg, plugins, cfg.benchmark)
         _check_best_metric(cfg, plan.suite)
         timings["prepare"] = time.perf_counter() - t0
         start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
-        model, tokenizer = load_model_and_tokenizer(cfg.values, start)
+        # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
+        accelerator = get_accelerator(mixed_precision_for(args))
+        model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
         template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
         forget, retain = plan.bench.unlearn_data(cfg.values, template)
-        method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
-    accelerator = get_accelerator(mixed_precision_for(args))
-    model.to(accelerator.device)
+    partitioned = is_partitioned(model)
+    if not partitioned:
+        model.to(accelerator.device)
+    starting = StartingModel(
+        model, accelerator, lambda: load_model_and_tokenizer(cfg.values, start, partitioned=True)[0]
+    )
     rows: dict[str, dict[str, Any]] = {}
-    rows["target"], seconds = _target_row(cfg, plan, model, tokenizer, run.resume)
+    rows["target"], seconds = _target_row(cfg, plan, starting, tokenizer, run.resume)
     if seconds:
         timings["eval_target"] = seconds
     reference_logs = plan.reference_logs
     rows["retain"] = summary_from_logs(reference_logs, plan.suite.summary_keys) if reference_logs else {}
 
     checkpoints = _checkpoints(cfg, args)
-    latest = checkpoints.latest() if run.resume else None
+    latest = checkpoints.latest() if checkpoints is not None and run.resume else None
     _note_resume(cfg, plugins, accelerator, run.resume)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     seed_everything(args["seed"])
+    cached = reference_logprobs_of(latest)
+    compute_logprobs = method.needs_reference_logprobs() and not covered(cached, forget)
     reference = FrozenReference.build(
-        model,
+        starting.scorer() if compute_logprobs else None,
         forget,
         need_logprobs=method.needs_reference_logprobs(),
-        need_model=method.needs_reference_model(),
+        keep=starting.frozen() if method.needs_reference_model() else None,
         batch_size=args["per_device_eval_batch_size"],
         pad_id=pad,
         device=accelerator.device,
-        cached_logprobs=reference_logprobs_of(latest),
+        cached_logprobs=cached,
     )
+    starting.release()
     batches = ForgetRetainBatches(
         forget,
         retain,
@@ -272,7 +286,8 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     final = plan.evaluate(model, tokenizer, cfg.output_dir / "evals")
     timings["eval"] = final.seconds
     rows["unlearned"] = final.summary
-    record_provenance(cfg, plugins, accelerator, {**_training_facts(start, result), "timings": timings})
+    facts = {"reference_model": reference.kind, "loaded_partitioned": partitioned, "timings": timings}
+    record_provenance(cfg, plugins, accelerator, {**_training_facts(start, result), **facts})
     return RunResult(
         cfg.output_dir,
         rows=rows,

@@ -9,6 +9,7 @@ from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_f
 from unlearn_core.training.batches import FinetuneBatches
 from unlearn_core.training.checkpoint import CheckpointManager
 from unlearn_core.training.loop import TrainResult, train
+from unlearn_core.training.zero3 import is_partitioned
 
 
 def finetune_in_memory(
@@ -40,7 +41,8 @@ def finetune_in_memory(
         rank=accelerator.process_index,
         world_size=accelerator.num_processes,
     )
-    model.to(accelerator.device)
+    if not is_partitioned(model):  # DeepSpeed placed the slices of a partitioned model itself
+        model.to(accelerator.device)
     result = train(
         model,
         batches,

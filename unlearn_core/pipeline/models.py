@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,14 @@ def resolve_model_dir(path: str) -> str:
     return path
 
 
-def load_model_and_tokenizer(cfg: dict[str, Any], path: str) -> tuple[Any, Any]:
-    """Load the causal LM at ``path`` and its tokenizer (``model.tokenizer_args`` may point elsewhere)."""
+def load_model_and_tokenizer(cfg: dict[str, Any], path: str, *, partitioned: bool = False) -> tuple[Any, Any]:
+    """Load the causal LM at ``path`` and its tokenizer (``model.tokenizer_args`` may point elsewhere).
+
+    Under DeepSpeed ZeRO-3 a model to train is loaded ``partitioned`` (each process reads only its slice); every
+    other model is loaded whole.
+    """
+    from unlearn_core.training.zero3 import whole_model_loading
+
     path = resolve_model_dir(path)
     model_cfg = cfg["model"]
     trust = bool(model_cfg.get("trust_remote_code", False))
@@ -25,5 +32,6 @@ def load_model_and_tokenizer(cfg: dict[str, Any], path: str) -> tuple[Any, Any]:
         check_model_dir(path, trust)
     tok_path = model_cfg["tokenizer_args"].get("pretrained_model_name_or_path") or path
     tokenizer = load_tokenizer(resolve_model_dir(tok_path), trust)
-    model = load_causal_lm(path, model_cfg["model_args"], trust)
+    with contextlib.nullcontext() if partitioned else whole_model_loading():
+        model = load_causal_lm(path, model_cfg["model_args"], trust)
     return model, tokenizer

@@ -10,6 +10,13 @@ def is_deepspeed(accelerator: Any) -> bool:
     return str(getattr(accelerator, "distributed_type", "")).endswith("DEEPSPEED")
 
 
+def zero_stage(accelerator: Any) -> int:
+    """The ZeRO stage DeepSpeed runs with (0 without DeepSpeed)."""
+    if not is_deepspeed(accelerator):
+        return 0
+    return int(getattr(accelerator.state.deepspeed_plugin, "zero_stage", 0) or 0)
+
+
 def configure_deepspeed(accelerator: Any, args: dict[str, Any]) -> None:
     """Fill the DeepSpeed config before ``prepare``: micro-batch size, clipping, and accumulation kept by our loop.
 

@@ -18,7 +18,7 @@ from unlearn_core.losses import mean_token_nll, model_logits
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
 from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches
 from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
-from unlearn_core.training.deepspeed_support import configure_deepspeed, sync_boundary
+from unlearn_core.training.deepspeed_support import configure_deepspeed, is_deepspeed, sync_boundary
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
 from unlearn_core.training.runlog import JsonlLog
 from unlearn_core.training.settings import BestTracker
@@ -233,6 +233,10 @@ class _Loop:
         if self.accelerator.scaler is not None:
             return None  # fp16 loss scaling skips overflowing steps itself
         max_norm = self.args["max_grad_norm"]
+        if is_deepspeed(self.accelerator):
+            # the engine has already stepped (inside backward) and clipped by the config; it reports the norm it saw
+            norm = self.accelerator.clip_grad_norm_(self.model.parameters(), max_norm or 0.0)
+            return None if norm is None else float(norm)
         if max_norm and max_norm > 0:
             norm = self.accelerator.clip_grad_norm_(self.model.parameters(), max_norm)
             return None if norm is None else float(norm)

@@ -11,12 +11,13 @@ import torch
 def build_optimizer(model: torch.nn.Module, args: dict[str, Any]) -> torch.optim.Optimizer:
     """AdamW (or SGD) with weight decay on matrices only, as HF Trainer does."""
     params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
+    decay = [p for p in params if _ndim(p) >= 2]
+    no_decay = [p for p in params if _ndim(p) < 2]
     groups = [
         {"params": decay, "weight_decay": args["weight_decay"]},
         {"params": no_decay, "weight_decay": 0.0},
     ]
+    groups = [g for g in groups if g["params"]]  # DeepSpeed drops empty groups, which would misalign the schedule
     if args["optim"] == "sgd":
         return torch.optim.SGD(groups, lr=args["learning_rate"])
     return torch.optim.AdamW(
@@ -25,6 +26,11 @@ def build_optimizer(model: torch.nn.Module, args: dict[str, Any]) -> torch.optim
         betas=(args["adam_beta1"], args["adam_beta2"]),
         eps=args["adam_epsilon"],
     )
+
+
+def _ndim(parameter: torch.nn.Parameter) -> int:
+    """Dimensions of the full parameter (a ZeRO-3 partition is flat; ``ds_shape`` keeps the original shape)."""
+    return len(getattr(parameter, "ds_shape", parameter.shape))
 
 
 def warmup_steps(args: dict[str, Any], steps_per_epoch: int) -> int:

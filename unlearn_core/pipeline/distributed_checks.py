@@ -1,0 +1,53 @@
+"""Combinations a multi-process launch cannot run, refused with one clear line before any model is loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unlearn_core.config import ExperimentConfig
+from unlearn_core.distributed import launch_zero_stage, using_deepspeed, world_size
+from unlearn_core.errors import ConfigError
+from unlearn_core.methods import UnlearningMethod
+
+SINGLE_PROCESS_EVAL = "evaluate the saved model in one process with `unlearn eval`, or launch with the ddp/zero2 config"
+
+
+def check_distributed_support(
+    cfg: ExperimentConfig,
+    method: UnlearningMethod | None = None,
+    metric_names: set[str] | None = None,
+    *,
+    args: dict[str, Any] | None = None,
+    resume: bool = False,
+) -> None:
+    """Raise ConfigError when this launch (world size, DeepSpeed ZeRO stage) cannot run ``method`` or the
+    configuration; ``metric_names`` are the evaluation metrics the run computes, ``args`` the trainer arguments
+    (``trainer.args`` unless given), ``resume`` whether ``--resume`` was asked for."""
+    stage = launch_zero_stage()
+    deepspeed = using_deepspeed()
+    args = args if args is not None else (cfg.get("trainer.args") or {})
+    if deepspeed and (args.get("save_strategy", "no") != "no" or resume):
+        raise ConfigError(
+            "checkpoints and --resume are not supported under DeepSpeed (its optimizer state is sharded): set "
+            "trainer.args.save_strategy=no, or launch with the ddp config"
+        )
+    if world_size() > 1 and (cfg.get("model.model_args") or {}).get("device_map") not in (None, "", "none"):
+        raise ConfigError(
+            "model.model_args.device_map splits one model over this process's devices; it cannot be combined with a "
+            f"{world_size()}-process launch: drop device_map, or run a single process"
+        )
+    if method is not None and stage == 3 and method.reads_parameters():
+        raise ConfigError(
+            f"method '{method.name}' reads parameter tensors in its loss, which ZeRO-3 keeps partitioned across "
+            "processes: launch with the ddp or zero2 config instead"
+        )
+    if deepspeed and int(args.get("skip_nonfinite_steps") or 0) > 0:
+        raise ConfigError(
+            "trainer.args.skip_nonfinite_steps cannot work under DeepSpeed, which applies each update inside its "
+            "backward pass before a non-finite gradient can be seen: set it to 0, or launch with the ddp config"
+        )
+    if stage == 3 and metric_names and "mia_gradnorm" in metric_names:
+        raise ConfigError(
+            "metric mia_gradnorm needs whole per-sample gradients, which ZeRO-3 partitions: drop it from "
+            f"eval.metrics, or {SINGLE_PROCESS_EVAL}"
+        )
