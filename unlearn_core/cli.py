@@ -208,6 +208,8 @@ from unlearn_core.cli_diff import diff_command  # noqa: E402  (registered last: 
 
 main.add_command(diff_command)
 
+from unlearn_core.cli_launch import launch_command  # noqa: E402  (registered last: the launch command)
 from unlearn_core.cli_report import report  # noqa: E402  (registered last: the report command)
 
 main.add_command(report)
+main.add_command(launch_command)

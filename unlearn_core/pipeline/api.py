@@ -47,12 +47,14 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
     then fail validation removes what it created (see ``pipeline.outputs``).
     """
     from unlearn_core.distributed import barrier
+    from unlearn_core.pipeline.distributed_checks import check_launch
     from unlearn_core.pipeline.environment import provenance, quiet_libraries
     from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable
     from unlearn_core.training.settings import check_training_args
 
     quiet_libraries()
     check_output_dir(cfg.output_dir, overwrite=overwrite, resume=resume)
+    check_launch(cfg, plugins, resume=resume)
     barrier()  # every process has checked the directory before process 0 writes into it
     check_training_args(cfg.get("trainer.args"), cfg.mode)
     if resume:

@@ -9,7 +9,6 @@ from unlearn_core.config import ExperimentConfig
 from unlearn_core.data import PromptTemplate
 from unlearn_core.errors import ConfigError, TrainingError
 from unlearn_core.pipeline.api import RunResult, record_provenance
-from unlearn_core.pipeline.distributed_checks import check_distributed_support
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
@@ -29,12 +28,6 @@ def _start_model(cfg: ExperimentConfig, builder: EmbeddedBuilder | None, role: s
             f"model '{cfg.get('model.name')}' has no path: set model.model_args.pretrained_model_name_or_path="
         )
     return str(builder.base() if role == "base" else builder.finetuned(role))
-
-
-def _metric_names(cfg: ExperimentConfig, plugins: Plugins, benchmark: str) -> set[str]:
-    """The metrics this run's evaluation computes."""
-    suite = plugins.benchmarks.get(benchmark).eval_suite(cfg.values)
-    return {suite.entries[k].metric for k in selected_keys(cfg.values, suite)}
 
 
 def _check_best_metric(cfg: ExperimentConfig, suite: Any) -> None:
@@ -79,7 +72,6 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         bench = plugins.benchmarks.get(cfg.benchmark)
         builder = EmbeddedBuilder(bench, cfg.values, plugins) if uses_embedded_model(cfg.values) else None
         overrides = builder.recipe.finetune_args if builder else {}
-        check_distributed_support(cfg, args={**cfg.get("trainer.args"), **overrides}, resume=run.resume)
         start = _start_model(cfg, builder, "base")
         # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
         accelerator = get_accelerator(mixed_precision_for({**cfg.get("trainer.args"), **overrides}))
@@ -195,7 +187,6 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     args = cfg.get("trainer.args")
     with run.setup():
         method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
-        check_distributed_support(cfg, method, _metric_names(cfg, plugins, cfg.benchmark), resume=run.resume)
         plan = plan_evaluation(cfg, plugins, cfg.benchmark)
         _check_best_metric(cfg, plan.suite)
         timings["prepare"] = time.perf_counter() - t0

@@ -8,8 +8,27 @@ from unlearn_core.config import ExperimentConfig
 from unlearn_core.distributed import launch_zero_stage, using_deepspeed, world_size
 from unlearn_core.errors import ConfigError
 from unlearn_core.methods import UnlearningMethod
+from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
+from unlearn_core.pipeline.evaluate import selected_keys
+from unlearn_core.plugins import Plugins
 
 SINGLE_PROCESS_EVAL = "evaluate the saved model in one process with `unlearn eval`, or launch with the ddp/zero2 config"
+
+
+def check_launch(cfg: ExperimentConfig, plugins: Plugins, *, resume: bool = False) -> None:
+    """``check_distributed_support`` for a command about to run: its method, evaluation metrics and trainer args."""
+    method = None
+    metric_names: set[str] = set()
+    args = dict(cfg.get("trainer.args") or {})
+    if cfg.mode == "unlearn":
+        method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
+    if cfg.mode in ("unlearn", "eval"):
+        benchmark = cfg.values["eval"]["benchmark"] if cfg.mode == "eval" else cfg.benchmark
+        suite = plugins.benchmarks.get(benchmark).eval_suite(cfg.values)
+        metric_names = {suite.entries[k].metric for k in selected_keys(cfg.values, suite)}
+    if cfg.mode == "train" and uses_embedded_model(cfg.values):
+        args.update(EmbeddedBuilder(plugins.benchmarks.get(cfg.benchmark), cfg.values, plugins).recipe.finetune_args)
+    check_distributed_support(cfg, method, metric_names, args=args, resume=resume)
 
 
 def check_distributed_support(
