@@ -18,7 +18,7 @@ import torch
 
 from unlearn_core.data import PromptTemplate
 from unlearn_core.errors import ConfigError, ReferenceLogError
-from unlearn_core.evaluation import decoding, needs, scoring, sharding
+from unlearn_core.evaluation import decoding, lockstep, needs, scoring, sharding
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
 from unlearn_core.evaluation.tokens import EvalTokens
@@ -75,6 +75,7 @@ class EvaluationEngine:
         self.timings: dict[str, float] = {}
         self.scoring = scoring.ScoringCounters()
         self.decoding = decoding.DecodingCounters()
+        self.lockstep = lockstep.LockstepCounters()
         self.scored: Counter[tuple[str, str, bool]] = Counter()
         self.generated: Counter[tuple[Any, ...]] = Counter()
         if partial is not None:
@@ -151,6 +152,7 @@ class EvaluationEngine:
                     model, part, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
                 ),
                 groups,
+                model,
             )
         finally:
             model.train(was_training)
@@ -162,17 +164,34 @@ class EvaluationEngine:
             self._stats[(ds.name, f, reference)] = [v[0] if s else v for v, s in zip(per_field[f], single)]
             self.scored[(ds.name, f, reference)] += sum(len(v) for v in per_field[f])
 
-    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
-        """``fn(items)``, split across processes when this engine shards (see ``evaluation.sharding``)."""
+    def _map(self, fn: Any, items: list[Any], model: torch.nn.Module) -> list[Any]:
+        """``fn(items)``, split across processes when this engine shards (see ``evaluation.sharding``).
+
+        ``fn`` runs ``model``; when that is ZeRO-3-partitioned its forwards run in lockstep across the processes
+        (``evaluation.lockstep``), which lets each process work on its own share.
+        """
+        synced = lockstep.in_lockstep(model, self.pad_id, self.lockstep)
         if not (self.shard and sharding.can_shard()):
-            return fn(items)
-        return sharding.map_sharded(fn, items)
+            with synced:
+                return fn(items)
+        return sharding.map_sharded(fn, items, synced)
 
     def gradnorm_scores(self, dataset: str, field: str) -> list[float]:
-        """Per-sample gradient-norm MIA scores (no side effects on the model's gradients or mode)."""
+        """Per-sample gradient-norm MIA scores (no side effects on the model's gradients or mode).
+
+        Gradients come from ``torch.autograd.grad``, which runs no ``AccumulateGrad`` node and so fires none of the
+        gradient hooks a ZeRO-1/2 optimizer puts on the parameters. A ZeRO-3-partitioned model has no full local
+        weights to differentiate: that is an error.
+        """
         from unlearn_core.data import Tokenized, collate
         from unlearn_core.metrics.mia import gradnorm_scores
 
+        if lockstep.is_partitioned(self.model):
+            raise ConfigError(
+                "metric mia_gradnorm needs whole per-sample gradients, which ZeRO-3 partitions: evaluate the saved "
+                "model in one process with `unlearn eval` (or launch with the ddp/zero2 config), or drop it from "
+                "eval.metrics"
+            )
         rows = self.tokens.targets(self.dataset(dataset), field)
         samples = [Tokenized(p, t, i) for i, row in enumerate(rows) for p, t in row]
         scores: list[float] = []
@@ -244,6 +263,7 @@ class EvaluationEngine:
                     counters=self.decoding,
                 ),
                 rows,
+                self.model,
             )
         finally:
             self.model.train(was_training)
@@ -271,7 +291,8 @@ class EvaluationEngine:
             stats = self.stats(ds.name, draft_field)
             return [(t[1], st.argmax_ids.tolist()) for t, st in zip(targets, stats)]
         groups = [scoring.AnswerGroup(p, (t[1],)) for p, t in zip(prompts, targets)]
-        with torch.no_grad():
+        # every process verifies every draft; the lockstep still guards per-process state (the packing check)
+        with torch.no_grad(), lockstep.in_lockstep(self.model, self.pad_id, self.lockstep):
             verified = scoring.score_groups(
                 self.model, groups, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -11,23 +12,24 @@ R = TypeVar("R")
 
 
 def can_shard() -> bool:
-    """True in a multi-process run whose processes hold full weights (DDP, ZeRO-1/2).
+    """True in a multi-process run (DDP, ZeRO-1/2/3) whose process group is up.
 
-    Under ZeRO-3 every forward pass is a collective, and decoding makes a data-dependent number of them, so there each
-    process evaluates everything (identical work keeps the collectives in step).
+    Under ZeRO-3 every forward of the partitioned model is a collective and processes make unequal numbers of them
+    on their shares; the caller keeps them in step with ``evaluation.lockstep`` (``map_sharded(..., synced=...)``).
     """
     import torch.distributed as dist
 
-    if int(os.environ.get("WORLD_SIZE", "1")) < 2 or not dist.is_available() or not dist.is_initialized():
-        return False
-    return os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE", "") != "3"
+    return int(os.environ.get("WORLD_SIZE", "1")) >= 2 and dist.is_available() and dist.is_initialized()
 
 
-def map_sharded(fn: Callable[[list[T]], list[R]], items: Sequence[T]) -> list[R]:
+def map_sharded(
+    fn: Callable[[list[T]], list[R]], items: Sequence[T], synced: contextlib.AbstractContextManager[Any] | None = None
+) -> list[R]:
     """``fn(items)``, computed as each process's share of ``items`` and gathered back in input order.
 
     Shares are every ``world_size``-th item, padded by wrapping around so every process does the same number of
     items; the duplicates are dropped on gathering, so the result is exactly ``fn`` applied item by item.
+    ``synced`` (a lockstep session) is entered around this process's share and left, drained, before gathering.
     """
     import torch.distributed as dist
 
@@ -36,7 +38,8 @@ def map_sharded(fn: Callable[[list[T]], list[R]], items: Sequence[T]) -> list[R]
     world, rank = dist.get_world_size(), dist.get_rank()
     if not items:
         return []
-    mine = fn([items[p] for p in shard_positions(len(items), rank, world)])
+    with synced if synced is not None else contextlib.nullcontext():
+        mine = fn([items[p] for p in shard_positions(len(items), rank, world)])
     gathered: list[Any] = [None] * world
     dist.all_gather_object(gathered, mine)
     out: list[Any] = [None] * len(items)

@@ -24,7 +24,9 @@ def quiet_libraries() -> None:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed otherwise prints a warning on stdout at import
     import warnings
 
-    warnings.filterwarnings("ignore", message=r".*all_gather_into_tensor.*", category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message=r".*(all_gather_into_tensor|reduce_scatter_tensor).*is deprecated", category=FutureWarning
+    )
     try:
         import transformers
 

@@ -22,9 +22,10 @@ def partitioned_loading() -> bool:
 
 
 def is_partitioned(model: torch.nn.Module) -> bool:
-    """True when ``model``'s parameters are ZeRO-3 partitions (each process holds a slice; forwards are collective)."""
+    """True when ``model``'s parameters are ZeRO-3 partitions (each process holds a slice; forwards are collective):
+    they carry DeepSpeed's ``ds_id``/``ds_status``."""
     first = next(model.parameters(), None)
-    return first is not None and hasattr(first, "ds_id")
+    return first is not None and hasattr(first, "ds_id") and hasattr(first, "ds_status")
 
 
 @contextlib.contextmanager
