@@ -43,6 +43,27 @@ def launch_zero_stage() -> int:
     return 0
 
 
+def zero3_gathers_weights() -> bool:
+    """Whether the launch's ZeRO-3 configuration gathers a whole 16-bit/fp32 model for saving (needed for the final
+    model and for checkpoints)."""
+    flag = os.environ.get("ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL")
+    if flag is not None:
+        return flag.lower() in ("1", "true", "yes")
+    config_file = os.environ.get("ACCELERATE_DEEPSPEED_CONFIG_FILE")
+    if config_file:
+        import json
+
+        try:
+            with open(config_file) as f:
+                zero = json.load(f).get("zero_optimization", {})
+        except (OSError, ValueError, AttributeError):
+            return True  # DeepSpeed itself reports an unreadable config file when it starts
+        return bool(
+            zero.get("stage3_gather_16bit_weights_on_model_save", zero.get("stage3_gather_fp16_weights_on_model_save"))
+        )
+    return False
+
+
 def prepare_deepspeed() -> None:
     """Before DeepSpeed initialises on a machine without CUDA: pick its CPU accelerator quietly (no stdout warning)
     and skip its JIT-compiled shared-memory op (a 60-80 s C++ build on first use; gloo carries the collectives)."""

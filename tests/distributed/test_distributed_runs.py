@@ -59,12 +59,12 @@ def _run(cmd: list[str], cache: Path, name: str, extra_env: dict[str, str | None
     return out.stdout
 
 
-def _launch(kind: str, out: Path, cache: Path) -> None:
+def _launch(kind: str, out: Path, cache: Path, extra: tuple[str, ...] = (), name: str | None = None) -> None:
     """``unlearn launch KIND run ...``, without DS_ACCELERATOR in the environment: the launcher sets what a machine
     without CUDA needs, and nothing from DeepSpeed reaches stdout."""
     cmd = [sys.executable, "-m", "unlearn_core", "launch", kind, "run", "--benchmark", "tofu", "--method", "npo", *TINY]
-    cmd += [f"trainer.args.per_device_train_batch_size={PER_DEVICE}", f"paths.output_dir={out}"]
-    stdout = _run(cmd, cache, kind, {"DS_ACCELERATOR": None})
+    cmd += [f"trainer.args.per_device_train_batch_size={PER_DEVICE}", f"paths.output_dir={out}", *extra]
+    stdout = _run(cmd, cache, name or kind, {"DS_ACCELERATOR": None})
     assert "DeepSpeed" not in stdout and "accelerator" not in stdout.lower(), stdout[:2000]
     assert stdout.count("Output: ") == 1  # process 0 alone reports
 
@@ -153,6 +153,35 @@ def test_zero3_loads_the_model_partitioned_and_keeps_the_reference_partitioned(r
         "zero2": False,
         "zero3": True,
     }
+
+
+@pytest.mark.parametrize("kind", ["zero2", "zero3"])
+def test_deepspeed_checkpoints_resume_to_the_uninterrupted_run(runs, kind, tmp_path):
+    """An AdamW run with a checkpoint after every step, cut back to its first checkpoint (as if killed there), resumes
+    to its own uninterrupted weights, losses and metrics: every process's optimizer partition was restored."""
+    from unlearn_core.training.checkpoint import complete_checkpoints
+
+    cache, out = runs["single"].parent / "cache", tmp_path / kind
+    extra = ("trainer.args.optim=adamw_torch", "trainer.args.learning_rate=1e-3", "trainer.args.save_strategy=steps")
+    extra += ("trainer.args.save_steps=1", "trainer.args.save_total_limit=0")
+    _launch(kind, out, cache, extra, f"{kind} adamw with checkpoints")
+    weights, summary = _weights(out), _summary(out)
+    losses = [json.loads(line)["loss"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    found = complete_checkpoints(out)
+    assert len(found) >= 2
+    assert sorted(p.name for p in found[0][1].glob("optimizer-*.pt")) == ["optimizer-0.pt", "optimizer-1.pt"]
+    for _, path in found[1:]:
+        shutil.rmtree(path)
+    shutil.rmtree(out / "model")
+    _launch(kind, out, cache, (*extra, "--resume"), f"{kind} resumed")
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["status"] == "finished" and provenance["resumed_from"] == [found[0][0]]
+    again = _weights(out)
+    assert max(float((weights[k] - again[k]).abs().max()) for k in weights) < 1e-6
+    resumed = [json.loads(line)["loss"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert resumed == pytest.approx(losses, rel=1e-6)
+    for key, value in summary.items():
+        assert _close(_summary(out)[key], value, 1e-6), key
 
 
 def test_zero3_saved_model_loads_and_evaluates_to_the_same_numbers(runs, tmp_path):

@@ -106,12 +106,10 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
 
 
 def _checkpoints(cfg: ExperimentConfig, args: dict[str, Any]) -> Any:
-    """Checkpoints for single-process and DDP runs; under DeepSpeed none (``check_distributed_support`` refuses
-    asking for them there)."""
-    from unlearn_core.distributed import using_deepspeed
+    """The run's checkpoint manager (it writes nothing unless ``save_strategy`` asks or a stop signal comes)."""
     from unlearn_core.training.checkpoint import CheckpointManager
 
-    return None if using_deepspeed() else CheckpointManager(cfg.output_dir, args)
+    return CheckpointManager(cfg.output_dir, args)
 
 
 def _save_final(accelerator: Any, result: Any, model: Any, tokenizer: Any, path: Any) -> None:
@@ -210,7 +208,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     rows["retain"] = summary_from_logs(reference_logs, plan.suite.summary_keys) if reference_logs else {}
 
     checkpoints = _checkpoints(cfg, args)
-    latest = checkpoints.latest() if checkpoints is not None and run.resume else None
+    latest = checkpoints.latest() if run.resume else None
     _note_resume(cfg, plugins, accelerator, run.resume)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     seed_everything(args["seed"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
-from unlearn_core.distributed import launch_zero_stage, using_deepspeed, world_size
+from unlearn_core.distributed import launch_zero_stage, using_deepspeed, world_size, zero3_gathers_weights
 from unlearn_core.errors import ConfigError
 from unlearn_core.methods import UnlearningMethod
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
@@ -45,10 +45,10 @@ def check_distributed_support(
     stage = launch_zero_stage()
     deepspeed = using_deepspeed()
     args = args if args is not None else (cfg.get("trainer.args") or {})
-    if deepspeed and (args.get("save_strategy", "no") != "no" or resume):
+    if stage == 3 and not zero3_gathers_weights():
         raise ConfigError(
-            "checkpoints and --resume are not supported under DeepSpeed (its optimizer state is sharded): set "
-            "trainer.args.save_strategy=no, or launch with the ddp config"
+            "this ZeRO-3 configuration cannot save a whole model: set zero3_save_16bit_model: true in the accelerate "
+            "config (stage3_gather_16bit_weights_on_model_save in a DeepSpeed JSON), as the shipped zero3 configs do"
         )
     if world_size() > 1 and (cfg.get("model.model_args") or {}).get("device_map") not in (None, "", "none"):
         raise ConfigError(

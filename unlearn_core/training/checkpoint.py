@@ -1,5 +1,8 @@
 """Checkpoints in ``<output_dir>/checkpoints/step-N``: weights, optimizer, scheduler, RNG, data position.
 
+Under DeepSpeed the weights are the consolidated model and each process adds its optimizer partition
+(``training.zero_checkpoint``).
+
 Each one is written into a hidden temporary directory, flushed, marked complete, then renamed into place, so a
 killed process never leaves a checkpoint that looks finished. Nothing is read back with pickle: tensors are
 safetensors, the optimizer state is loaded with ``torch.load(weights_only=True)``, everything else is JSON.
@@ -18,6 +21,13 @@ from typing import Any
 from unlearn_core.errors import TrainingError, UnlearnError
 from unlearn_core.training.diskio import fsync_tree, replace_dir, write_failure, write_json
 from unlearn_core.training.rng import capture_rng, restore_rng
+from unlearn_core.training.zero3 import is_partitioned
+from unlearn_core.training.zero_checkpoint import (
+    load_zero_optimizer,
+    optimizer_file,
+    save_zero_optimizer,
+    zero_optimizer,
+)
 
 FORMAT_VERSION = 1
 COMPLETE_MARKER = ".complete"
@@ -133,10 +143,14 @@ class CheckpointManager:
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp.mkdir(parents=True)
             accelerator.wait_for_everyone()
-            weights = accelerator.get_state_dict(model)
+            weights = accelerator.get_state_dict(model)  # every process takes part (ZeRO-3 gathers)
+            zero = zero_optimizer(model)
+            if zero is not None:  # DeepSpeed: each process writes its own partition
+                save_zero_optimizer(zero, optimizer_file(tmp, accelerator.process_index))
             if main:
                 save_weights(weights, tmp / "model.safetensors")
-                torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+                if zero is None:
+                    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
                 write_json(tmp / "scheduler.json", scheduler.state_dict())
                 write_json(tmp / "trainer_state.json", {"format": FORMAT_VERSION, **asdict(state), **asdict(layout)})
                 if reference_logprobs:
@@ -185,12 +199,18 @@ class CheckpointManager:
         rng_file = path / f"rng-{accelerator.process_index}.json"
         if not rng_file.is_file():
             raise TrainingError(f"checkpoint {path} has no RNG state for process {accelerator.process_index}")
-        load_weights(path / "model.safetensors", accelerator.unwrap_model(model))
-        try:
-            optimizer_state = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise TrainingError(f"cannot read {path / 'optimizer.pt'}: {str(exc).splitlines()[0]}") from None
-        optimizer.load_state_dict(optimizer_state)
+        zero = zero_optimizer(model)
+        module = accelerator.unwrap_model(model)
+        if zero is None or not is_partitioned(module):
+            load_weights(path / "model.safetensors", module)
+        if zero is not None:  # its fp32 master weights also restore a partitioned model's parameters
+            load_zero_optimizer(zero, optimizer_file(path, accelerator.process_index), accelerator.num_processes)
+        else:
+            try:
+                optimizer_state = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise TrainingError(f"cannot read {path / 'optimizer.pt'}: {str(exc).splitlines()[0]}") from None
+            optimizer.load_state_dict(optimizer_state)
         scheduler.load_state_dict(_read_json(path / "scheduler.json"))
         restore_rng(_read_json(rng_file))
         fields = {k: saved[k] for k in TrainState.__dataclass_fields__ if k in saved}

@@ -43,7 +43,15 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
     tensors = load_file(str(path))
     for alias, target in json.loads(metadata.get("aliases", "{}")).items():
         tensors[alias] = tensors[target]
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    from unlearn_core.training.zero3 import is_partitioned, load_into_partitioned
+
+    if is_partitioned(model):
+        expected = set(model.state_dict())
+        missing, unexpected = sorted(expected - set(tensors)), sorted(set(tensors) - expected)
+        if not (missing or unexpected):
+            load_into_partitioned(model, tensors)
+    else:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         detail = "; ".join(
             part

@@ -69,3 +69,20 @@ def frozen_copy(model: torch.nn.Module, reload: Any) -> torch.nn.Module:
     frozen = reload() if is_partitioned(model) else copy.deepcopy(model)
     frozen.requires_grad_(False)
     return frozen.eval()
+
+
+def load_into_partitioned(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Copy full ``tensors`` into a ZeRO-3-partitioned ``model``, one parameter gathered at a time (every process
+    takes part; process 0's copy is what gets partitioned back)."""
+    import deepspeed
+    import torch.distributed as dist
+
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    for name, parameter in model.named_parameters():
+        with deepspeed.zero.GatheredParameters([parameter], modifier_rank=0):
+            if rank == 0:
+                with torch.no_grad():
+                    parameter.data.copy_(tensors[name])
+    for name, buffer in model.named_buffers():
+        if name in tensors:
+            buffer.data.copy_(tensors[name])
