@@ -65,16 +65,23 @@ def zero3_gathers_weights() -> bool:
 
 
 def prepare_deepspeed() -> None:
-    """Before DeepSpeed initialises on a machine without CUDA: pick its CPU accelerator quietly (no stdout warning)
-    and skip its JIT-compiled shared-memory op (a 60-80 s C++ build on first use; gloo carries the collectives)."""
+    """Before DeepSpeed initialises: its logger (which writes to stdout) shows errors only. On a machine without CUDA,
+    also pick its CPU accelerator quietly (no stdout warning) and skip its JIT-compiled shared-memory op (a 60-80 s
+    C++ build on first use; gloo carries the collectives)."""
+    import logging
+
     import torch
 
-    if not using_deepspeed() or torch.cuda.is_available():
+    if not using_deepspeed():
         return
-    os.environ.setdefault("DS_ACCELERATOR", "cpu")
-    import deepspeed.ops
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        import deepspeed.ops
 
-    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+    import deepspeed.utils.logging  # creates the logger at WARNING; lowered only after that
+
+    logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
 
 
 def process_group_kwargs() -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from unlearn_core.errors import ConfigError
+
 
 def is_deepspeed(accelerator: Any) -> bool:
     """True when Accelerate drives a DeepSpeed engine."""
@@ -32,6 +34,17 @@ def configure_deepspeed(accelerator: Any, args: dict[str, Any]) -> None:
     config["gradient_clipping"] = float(args["max_grad_norm"] or 0.0)
     config.pop("optimizer", None)
     config.pop("scheduler", None)
+    offload = config.get("zero_optimization", {}).get("offload_optimizer", {}).get("device", "none")
+    if offload not in (None, "none"):
+        if config.get("zero_force_ds_cpu_optimizer"):
+            raise ConfigError(
+                "zero_force_ds_cpu_optimizer would swap the run's optimizer for DeepSpeed's CPU Adam, leaving the "
+                "learning-rate schedule behind: remove it from the DeepSpeed config (the run's own optimizer then "
+                "steps the offloaded partitions on the CPU)"
+            )
+        # Accelerate would otherwise swap our optimizer (even SGD) for DeepSpeedCPUAdam, a compiled op, and the
+        # schedule built on ours would no longer drive the learning rate
+        config["zero_force_ds_cpu_optimizer"] = False
 
 
 def sync_boundary(accelerator: Any, stepping: bool) -> None:
