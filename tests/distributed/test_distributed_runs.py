@@ -32,6 +32,8 @@ TINY = [
     "generation.max_new_tokens=8",
 ]
 PER_DEVICE = 4
+KINDS = ("ddp", "zero2", "zero3", "zero3_offload")
+"""Shipped launch configurations run here (ZeRO-Offload: the run's own optimizer steps the CPU partitions)."""
 TIMINGS: dict[str, float] = {}
 
 
@@ -79,7 +81,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cmd += [f"trainer.args.per_device_train_batch_size={2 * PER_DEVICE}", f"paths.output_dir={single}"]
     _run(cmd, cache, "single")  # also builds the embedded models the launched runs reuse
     dirs = {"single": single}
-    for kind in ("ddp", "zero2", "zero3"):
+    for kind in KINDS:
         dirs[kind] = root / kind
         _launch(kind, dirs[kind], cache)
     return dirs
@@ -101,7 +103,7 @@ def _close(a: float | None, b: float | None, rel: float = 1e-4) -> bool:
     return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
 
 
-@pytest.mark.parametrize("kind", ["ddp", "zero2", "zero3"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_final_metrics_equal_the_single_process_run(runs, kind):
     single, multi = _summary(runs["single"]), _summary(runs[kind])
     assert multi.keys() == single.keys()
@@ -109,7 +111,7 @@ def test_final_metrics_equal_the_single_process_run(runs, kind):
         assert _close(multi[key], single[key]), (key, multi[key], single[key])
 
 
-@pytest.mark.parametrize("kind", ["ddp", "zero2", "zero3"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_final_weights_and_losses_equal_the_single_process_run(runs, kind):
     a, b = _weights(runs["single"]), _weights(runs[kind])
     assert a.keys() == b.keys()
@@ -123,7 +125,7 @@ def test_final_weights_and_losses_equal_the_single_process_run(runs, kind):
         assert _close(x, y, 1e-3), losses
 
 
-@pytest.mark.parametrize("kind", ["ddp", "zero2", "zero3"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_evaluation_during_training_ran_on_every_world_size(runs, kind):
     records = [json.loads(line) for line in (runs[kind] / "eval_log.jsonl").read_text().splitlines()]
     single = [json.loads(line) for line in (runs["single"] / "eval_log.jsonl").read_text().splitlines()]
@@ -140,18 +142,20 @@ def test_world_size_and_effective_batch_are_recorded(runs):
 
 
 def test_zero3_loads_the_model_partitioned_and_keeps_the_reference_partitioned(runs):
-    facts = {k: json.loads((runs[k] / "provenance.json").read_text()) for k in ("single", "ddp", "zero2", "zero3")}
+    facts = {k: json.loads((runs[k] / "provenance.json").read_text()) for k in ("single", *KINDS)}
     assert {k: f["reference_model"] for k, f in facts.items()} == {
         "single": "replica",
         "ddp": "replica",
         "zero2": "replica",
         "zero3": "zero3-engine",
+        "zero3_offload": "zero3-engine",
     }
     assert {k: f["loaded_partitioned"] for k, f in facts.items()} == {
         "single": False,
         "ddp": False,
         "zero2": False,
         "zero3": True,
+        "zero3_offload": True,
     }
 
 
