@@ -1,5 +1,6 @@
-"""Launch set-ups that cannot work (ZeRO stage and method, DeepSpeed and checkpoints, device_map with several
-processes) are refused with one line, exit 2, before any model is loaded and with no run directory left."""
+"""Launch set-ups that cannot work (ZeRO stage and method or metric, DeepSpeed and skipping steps, a ZeRO-3 config
+that cannot save, device_map with several processes) are refused with one line, exit 2, before any model is loaded
+and with no run directory left."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def zero_stage(monkeypatch: pytest.MonkeyPatch):
     def launch(stage: int) -> None:
         monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
         monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO_STAGE", str(stage))
+        monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL", "true")
 
     return launch
 
@@ -36,10 +38,11 @@ def _refused(*args: str) -> str:
     return one_line_error(result)
 
 
-def test_checkpoints_under_deepspeed_are_refused(zero_stage, model_loads):
-    zero_stage(2)
-    line = _refused("run", "--benchmark", "tofu", "--method", "npo", *TINY, "trainer.args.save_strategy=epoch")
-    assert "trainer.args.save_strategy=no" in line and "ddp" in line
+def test_zero3_that_cannot_save_a_whole_model_is_refused(zero_stage, monkeypatch, model_loads):
+    zero_stage(3)
+    monkeypatch.setenv("ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL", "false")
+    line = _refused("run", "--benchmark", "tofu", "--method", "npo", *TINY)
+    assert "zero3_save_16bit_model: true" in line
     assert model_loads == []
 
 

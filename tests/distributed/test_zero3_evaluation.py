@@ -155,3 +155,14 @@ def test_no_deepspeed_noise(evaluated: dict[str, Any]) -> None:
         line for line in evaluated["output"].splitlines() if "Invalidate trace cache" in line or "[WARNING]" in line
     ]
     assert not noisy, noisy[:5]
+
+
+def test_an_interrupted_evaluation_resumes_in_every_process_alike(evaluated: dict[str, Any]) -> None:
+    """Process 0 reads the partial file and tells the others, so all reuse the same entries and compute the rest
+    together (the store's key combines every process's fingerprint of its ZeRO-3 slice)."""
+    first, second = (rank["resume"] for rank in evaluated["ranks"])
+    assert first["finished_first"] and set(first["finished_first"]) <= set(first["reused"])  # with what they used
+    assert set(first["keys"]) - set(first["reused"])  # the rest was computed after resuming
+    assert second["reused"] == first["reused"]
+    for resumed in (first, second):  # equal to the uninterrupted evaluation (fields fused differently: 1e-5)
+        _assert_same(resumed["results"], evaluated["sharded"]["results"], ("resumed",))

@@ -47,8 +47,9 @@ def setting() -> tuple[Any, Any, Any]:
     return model, tokenizer, suite
 
 
-def engine_for(model: Any, tokenizer: Any, suite: Any, reference: Any) -> Any:
-    """A sharding engine over every entry that needs no reference logs (``mia_reference`` scores ``reference``)."""
+def engine_for(model: Any, tokenizer: Any, suite: Any, reference: Any, partial: Any = None) -> Any:
+    """A sharding engine over every entry that needs no reference logs (``mia_reference`` scores ``reference``);
+    ``partial`` saves finished entries and offers those of an interrupted evaluation."""
     from unlearn_core.data import PromptTemplate
     from unlearn_core.evaluation.engine import EvaluationEngine
     from unlearn_core.evaluation.tiny_setup import TINY_TEMPLATE
@@ -57,6 +58,7 @@ def engine_for(model: Any, tokenizer: Any, suite: Any, reference: Any) -> Any:
     metrics = load_plugins(entry_points=False).metrics
     template = PromptTemplate(tokenizer, TINY_TEMPLATE, 96)
     options = {"batch_size": BATCH_SIZE, "generation": GENERATION, "reference_model": reference, "progress": False}
+    options["partial"] = partial
     return EvaluationEngine(model, tokenizer, template, suite, metrics, shard=True, **options)
 
 
@@ -142,10 +144,37 @@ def main(out_dir: Path) -> None:
         "gradnorm_error": gradnorm_error,
         "seconds": time.perf_counter() - start,
     }
+    counts["resume"] = resume_after_interruption(model, tokenizer, suite, reference, out_dir)
     (out_dir / f"rank{rank}.json").write_text(json.dumps(counts))
     if rank == 0:
         (out_dir / "results.json").write_text(json.dumps(per_sample(engine, results)))
     accelerator.wait_for_everyone()
+
+
+def resume_after_interruption(model: Any, tokenizer: Any, suite: Any, reference: Any, out_dir: Path) -> dict[str, Any]:
+    """An evaluation with a partial store stopped after half its entries, then a new one in the same directory:
+    what the second reused and its results."""
+    from unlearn_core.evaluation.partial import PartialResults
+    from unlearn_core.evaluation.results import json_ready
+
+    manifest = {"benchmark": "tofu", "model": "tiny"}
+    store_dir = out_dir / "resumable"
+    store_dir.mkdir(exist_ok=True)
+    interrupted = engine_for(
+        model, tokenizer, suite, reference, PartialResults.in_dir(store_dir, "tofu", manifest, model, None)
+    )
+    keys = evaluated_keys(interrupted)
+    interrupted.run(keys[: len(keys) // 2])  # then the run stops, as if killed
+    resumed = engine_for(
+        model, tokenizer, suite, reference, PartialResults.in_dir(store_dir, "tofu", manifest, model, None)
+    )
+    again = resumed.run(keys)
+    return {
+        "finished_first": keys[: len(keys) // 2],
+        "keys": keys,
+        "reused": sorted(resumed.reused),
+        "results": json_ready(again),
+    }
 
 
 if __name__ == "__main__":

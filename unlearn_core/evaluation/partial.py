@@ -24,15 +24,29 @@ SAMPLES_PER_TENSOR = 4096
 
 
 def model_fingerprint(model: torch.nn.Module) -> str:
-    """A cheap digest of the weights: names, shapes and up to 4096 evenly spaced values of every tensor."""
+    """A cheap digest of the weights: names, shapes and up to 4096 evenly spaced values of every tensor (of this
+    process's slice for a ZeRO-3-partitioned parameter)."""
     digest = hashlib.sha256()
     with torch.no_grad():
         for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+            tensor = getattr(tensor, "ds_tensor", tensor)
             flat = tensor.detach().reshape(-1)
             step = max(1, flat.numel() // SAMPLES_PER_TENSOR)
             digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
             digest.update(flat[::step].float().cpu().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def _all_processes(fingerprint: str) -> str:
+    """One fingerprint for the model across processes: each process's own (of its weights, or of its ZeRO-3 slice),
+    combined in rank order, so every process holds the same key."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return fingerprint
+    every: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(every, fingerprint)
+    return hashlib.sha256(":".join(every).encode()).hexdigest()[:16]
 
 
 def logs_digest(logs: dict[str, Any] | None) -> str | None:
@@ -64,11 +78,24 @@ class PartialResults:
         reference_logs: dict[str, Any] | None,
     ) -> PartialResults:
         """The partial store of ``<out_dir>/.<BENCH>_EVAL.partial.json`` for this model and manifest."""
-        key = {"manifest": manifest, "model": model_fingerprint(model), "reference_logs": logs_digest(reference_logs)}
+        fingerprint = _all_processes(model_fingerprint(model))
+        key = {"manifest": manifest, "model": fingerprint, "reference_logs": logs_digest(reference_logs)}
         return cls(out_dir / f".{benchmark.upper()}_EVAL.partial.json", key)
 
     def reusable(self, suite: EvalSuite) -> dict[str, dict[str, Any]]:
-        """Entries of an earlier interrupted run that this run can reuse (warns when the file is stale)."""
+        """Entries of an earlier interrupted run that this run can reuse (warns when the file is stale).
+
+        In a multi-process run process 0 decides and the others receive its answer, so every process computes the
+        same remaining entries (their collectives stay in step)."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return self._reusable(suite)
+        answer = [self._reusable(suite) if dist.get_rank() == 0 else None]
+        dist.broadcast_object_list(answer, src=0)
+        return answer[0] or {}
+
+    def _reusable(self, suite: EvalSuite) -> dict[str, dict[str, Any]]:
         if not self.path.is_file():
             return {}
         try:
@@ -94,7 +121,11 @@ class PartialResults:
         return out
 
     def save(self, results: dict[str, dict[str, Any]]) -> None:
-        """Write the finished entries and the resume key atomically."""
+        """Write the finished entries and the resume key atomically (process 0 only)."""
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+            return
         write_json_atomic(self.path, {"resume_key": self.resume_key, "entries": results})
 
     def remove(self) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import torch
 
 from unlearn_core.data import PromptTemplate
-from unlearn_core.distributed import is_distributed
 from unlearn_core.evaluation.engine import EvaluationEngine, ReferenceModel
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.results import (
@@ -128,11 +127,7 @@ def evaluate_model(
     model.eval()
     manifest = {**manifest, "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")}
     template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
-    partial = (  # resuming entry by entry is single-process only: processes must compute the same entries
-        PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, reference_logs)
-        if out_dir is not None and not is_distributed()
-        else None
-    )
+    partial = PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, reference_logs) if out_dir else None
     if reference_model is None:
         device = next(model.parameters()).device
         reference_model = reference_model_loader(cfg, plugins, suite.benchmark, reference_logs, device)

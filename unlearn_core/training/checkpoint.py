@@ -21,13 +21,6 @@ from typing import Any
 from unlearn_core.errors import TrainingError, UnlearnError
 from unlearn_core.training.diskio import fsync_tree, replace_dir, write_failure, write_json
 from unlearn_core.training.rng import capture_rng, restore_rng
-from unlearn_core.training.zero3 import is_partitioned
-from unlearn_core.training.zero_checkpoint import (
-    load_zero_optimizer,
-    optimizer_file,
-    save_zero_optimizer,
-    zero_optimizer,
-)
 
 FORMAT_VERSION = 1
 COMPLETE_MARKER = ".complete"
@@ -134,6 +127,7 @@ class CheckpointManager:
         import torch
 
         from unlearn_core.training.weights import save_logprobs, save_weights
+        from unlearn_core.training.zero_checkpoint import optimizer_file, save_zero_optimizer, zero_optimizer
 
         final = self.path_of(state.step)
         tmp = self.root / f".step-{state.step}.tmp"
@@ -187,6 +181,8 @@ class CheckpointManager:
         import torch
 
         from unlearn_core.training.weights import load_weights
+        from unlearn_core.training.zero3 import is_partitioned
+        from unlearn_core.training.zero_checkpoint import load_zero_optimizer, optimizer_file, zero_optimizer
 
         saved = _read_json(path / "trainer_state.json")
         expected = asdict(layout)
