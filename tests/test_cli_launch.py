@@ -35,7 +35,8 @@ def test_without_cuda_ddp_runs_over_gloo_and_deepspeed_stays_quiet(name, expecte
 
 
 def test_command_line_runs_accelerate_with_this_python():
-    argv = launch_argv(SHIPPED_CONFIGS / "zero3.yaml", ("run", "--method", "npo", "x=1"), 4, 29501)
+    options = {"num_processes": 4, "machine_rank": None, "main_process_ip": None, "main_process_port": 29501}
+    argv = launch_argv(SHIPPED_CONFIGS / "zero3.yaml", ("run", "--method", "npo", "x=1"), **options)
     assert argv[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     assert argv[3:] == [
         "--config_file",
@@ -62,6 +63,14 @@ def test_dry_run_prints_environment_and_command(monkeypatch):
     env_line, command_line = result.output.strip().splitlines()
     assert env_line == "DS_ACCELERATOR=cpu ACCELERATE_USE_CPU=1"
     assert command_line.endswith("ddp.yaml -m unlearn_core run --benchmark tofu")
+
+
+def test_multinode_options_reach_accelerate():
+    result = invoke(
+        "launch", "--dry-run", "--machine-rank", "1", "--main-process-ip", "10.0.0.5", "multinode_zero3", "run"
+    )
+    assert result.exit_code == 0, result.output
+    assert "multinode_zero3.yaml --machine_rank 1 --main_process_ip 10.0.0.5 -m unlearn_core run" in result.output
 
 
 def test_a_yaml_file_of_ones_own_is_accepted(tmp_path: Path):

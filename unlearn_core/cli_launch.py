@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,13 +53,14 @@ def launch_environment(config: Path, cuda: bool) -> dict[str, str]:
     return env
 
 
-def launch_argv(config: Path, command: tuple[str, ...], num_processes: int | None, port: int | None) -> list[str]:
-    """The ``accelerate launch`` command line (run with this Python, so no PATH lookup is involved)."""
+def launch_argv(config: Path, command: tuple[str, ...], **options: Any) -> list[str]:
+    """The ``accelerate launch`` command line (run with this Python, so no PATH lookup is involved); ``options`` are
+    accelerate's own (``num_processes``, ``machine_rank``, ``main_process_ip``, ``main_process_port``), None when
+    the config file's value stands."""
     argv = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config)]
-    if num_processes is not None:
-        argv += ["--num_processes", str(num_processes)]
-    if port is not None:
-        argv += ["--main_process_port", str(port)]
+    for name, value in options.items():
+        if value is not None:
+            argv += [f"--{name}", str(value)]
     return [*argv, "-m", "unlearn_core", *command]
 
 
@@ -67,17 +69,24 @@ def launch_argv(config: Path, command: tuple[str, ...], num_processes: int | Non
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.argument("config")
-@click.option("--num-processes", type=click.IntRange(min=1), help="Processes on this machine (default: the config's).")
-@click.option("--main-process-port", "port", type=click.IntRange(1, 65535), help="Port of the rendezvous.")
+@click.option(
+    "--num-processes", type=click.IntRange(min=1), help="Processes in all, over every machine (default: the config's)."
+)
+@click.option("--machine-rank", type=click.IntRange(min=0), help="This machine's rank in a multi-node launch.")
+@click.option("--main-process-ip", help="Address of machine 0 in a multi-node launch.")
+@click.option("--main-process-port", type=click.IntRange(1, 65535), help="Port of the rendezvous.")
 @click.option("--dry-run", is_flag=True, help="Print the environment and command line instead of running them.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def launch_command(config: str, num_processes: int | None, port: int | None, dry_run: bool, command: tuple) -> None:
+def launch_command(config: str, dry_run: bool, command: tuple, **options: Any) -> None:
     """Run COMMAND (run, train or eval with its options and KEY=VALUE overrides) on several processes.
 
     CONFIG is a shipped configuration (ddp, zero2, zero3, zero3_offload, multinode_zero3) or an accelerate YAML
     file. The options of launch itself go before CONFIG. Example:
 
         unlearn launch --num-processes 4 zero3 run --benchmark tofu --method npo
+
+    On several machines run the same command on each with its --machine-rank (and the config's or
+    --main-process-ip); the output directory and UNLEARN_CACHE_DIR must then be on a shared filesystem.
     """
     from unlearn_core.errors import ConfigError
 
@@ -92,7 +101,7 @@ def launch_command(config: str, num_processes: int | None, port: int | None, dry
     except ConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    argv = launch_argv(path, command, num_processes, port)
+    argv = launch_argv(path, command, **options)
     if dry_run:
         click.echo(" ".join(f"{k}={v}" for k, v in env.items()))
         click.echo(" ".join(argv))

@@ -161,12 +161,12 @@ def resume_after_interruption(model: Any, tokenizer: Any, suite: Any, reference:
     store_dir = out_dir / "resumable"
     store_dir.mkdir(exist_ok=True)
     interrupted = engine_for(
-        model, tokenizer, suite, reference, PartialResults.in_dir(store_dir, "tofu", manifest, model, None)
+        model, tokenizer, suite, reference, PartialResults.in_dir(store_dir, "tofu", manifest, model, None, shared=True)
     )
     keys = evaluated_keys(interrupted)
     interrupted.run(keys[: len(keys) // 2])  # then the run stops, as if killed
     resumed = engine_for(
-        model, tokenizer, suite, reference, PartialResults.in_dir(store_dir, "tofu", manifest, model, None)
+        model, tokenizer, suite, reference, PartialResults.in_dir(store_dir, "tofu", manifest, model, None, shared=True)
     )
     again = resumed.run(keys)
     return {

@@ -42,8 +42,6 @@ def _all_processes(fingerprint: str) -> str:
     combined in rank order, so every process holds the same key."""
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return fingerprint
     every: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(every, fingerprint)
     return hashlib.sha256(":".join(every).encode()).hexdigest()[:16]
@@ -64,9 +62,11 @@ def _normalised(value: Any) -> Any:
 class PartialResults:
     """The partial-results file of one evaluation: load what can be reused, save after each entry, remove."""
 
-    def __init__(self, path: Path, resume_key: dict[str, Any]) -> None:
+    def __init__(self, path: Path, resume_key: dict[str, Any], *, shared: bool = False) -> None:
         self.path = path
         self.resume_key = _normalised(resume_key)
+        self.shared = shared
+        """True when every process of a multi-process run evaluates together (process 0 reads and writes)."""
 
     @classmethod
     def in_dir(
@@ -76,20 +76,25 @@ class PartialResults:
         manifest: dict[str, Any],
         model: torch.nn.Module,
         reference_logs: dict[str, Any] | None,
+        *,
+        shared: bool = False,
     ) -> PartialResults:
-        """The partial store of ``<out_dir>/.<BENCH>_EVAL.partial.json`` for this model and manifest."""
-        fingerprint = _all_processes(model_fingerprint(model))
+        """The partial store of ``<out_dir>/.<BENCH>_EVAL.partial.json`` for this model and manifest; ``shared``
+        when every process of a multi-process run takes part in this evaluation (they must all call this)."""
+        fingerprint = model_fingerprint(model)
+        if shared:
+            fingerprint = _all_processes(fingerprint)
         key = {"manifest": manifest, "model": fingerprint, "reference_logs": logs_digest(reference_logs)}
-        return cls(out_dir / f".{benchmark.upper()}_EVAL.partial.json", key)
+        return cls(out_dir / f".{benchmark.upper()}_EVAL.partial.json", key, shared=shared)
 
     def reusable(self, suite: EvalSuite) -> dict[str, dict[str, Any]]:
         """Entries of an earlier interrupted run that this run can reuse (warns when the file is stale).
 
-        In a multi-process run process 0 decides and the others receive its answer, so every process computes the
-        same remaining entries (their collectives stay in step)."""
+        When ``shared``, process 0 decides and the others receive its answer, so every process computes the same
+        remaining entries (their collectives stay in step)."""
         import torch.distributed as dist
 
-        if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not self.shared:
             return self._reusable(suite)
         answer = [self._reusable(suite) if dist.get_rank() == 0 else None]
         dist.broadcast_object_list(answer, src=0)
@@ -121,10 +126,10 @@ class PartialResults:
         return out
 
     def save(self, results: dict[str, dict[str, Any]]) -> None:
-        """Write the finished entries and the resume key atomically (process 0 only)."""
+        """Write the finished entries and the resume key atomically (only process 0 when ``shared``)."""
         import torch.distributed as dist
 
-        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        if self.shared and dist.get_rank() != 0:
             return
         write_json_atomic(self.path, {"resume_key": self.resume_key, "entries": results})
 

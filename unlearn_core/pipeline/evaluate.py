@@ -20,6 +20,7 @@ from unlearn_core.evaluation.results import (
     summary_of,
     write_results,
 )
+from unlearn_core.evaluation.sharding import can_shard
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.pipeline.outputs import is_main_process
 from unlearn_core.plugins import Plugins
@@ -127,7 +128,12 @@ def evaluate_model(
     model.eval()
     manifest = {**manifest, "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")}
     template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
-    partial = PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, reference_logs) if out_dir else None
+    together = shard and can_shard()  # every process takes part (not process 0 alone, building embedded models)
+    partial = (
+        PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, reference_logs, shared=together)
+        if out_dir is not None
+        else None
+    )
     if reference_model is None:
         device = next(model.parameters()).device
         reference_model = reference_model_loader(cfg, plugins, suite.benchmark, reference_logs, device)
