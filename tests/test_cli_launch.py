@@ -61,7 +61,7 @@ def test_dry_run_prints_environment_and_command(monkeypatch):
     result = invoke("launch", "--dry-run", "ddp", "run", "--benchmark", "tofu")
     assert result.exit_code == 0, result.output
     env_line, command_line = result.output.strip().splitlines()
-    assert env_line == "DS_ACCELERATOR=cpu ACCELERATE_USE_CPU=1"
+    assert env_line == "DS_ACCELERATOR=cpu ACCELERATE_USE_CPU=1 UNLEARN_LAUNCH_COMMAND='unlearn launch ddp'"
     assert command_line.endswith("ddp.yaml -m unlearn_core run --benchmark tofu")
 
 
@@ -71,6 +71,7 @@ def test_multinode_options_reach_accelerate():
     )
     assert result.exit_code == 0, result.output
     assert "multinode_zero3.yaml --machine_rank 1 --main_process_ip 10.0.0.5 -m unlearn_core run" in result.output
+    assert "'unlearn launch --machine-rank=1 --main-process-ip=10.0.0.5 multinode_zero3'" in result.output
 
 
 def test_a_yaml_file_of_ones_own_is_accepted(tmp_path: Path):

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from unlearn_core.cli_launch import LAUNCH_PREFIX_ENV
 from unlearn_core.errors import UnlearnError
 
 OVERRIDES_HELP = (
@@ -23,8 +24,19 @@ class _State:
     verbose = False
 
 
+def _said_by_process_0(exc: BaseException) -> bool:
+    """Errors every process of a launch meets alike (a stop they agreed on, a configuration they share) are
+    printed once, by process 0; any other error is printed by the process that met it."""
+    from unlearn_core.errors import ConfigError
+    from unlearn_core.training.signals import TrainingInterrupted
+
+    return os.environ.get("RANK", "0") != "0" and isinstance(exc, (TrainingInterrupted, ConfigError))
+
+
 def _fail(exc: BaseException) -> None:
     code = exc.exit_code if isinstance(exc, UnlearnError) else 1
+    if _said_by_process_0(exc):
+        sys.exit(code)
     click.echo(f"Error: {exc}", err=True)
     if not _State.verbose:
         click.echo("(run with --verbose for the traceback)", err=True) if not isinstance(exc, UnlearnError) else None
@@ -114,8 +126,18 @@ def list_plugins(as_json: bool) -> None:
 
 def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
     def command_line(benchmark: str | None, method: str | None, overrides: Any, flags: list[str]) -> list[str]:
-        """The command line of a run as the user would type it (recorded in provenance, shown to resume)."""
-        argv = ["unlearn", {"unlearn": "run"}.get(mode, mode)]
+        """The command line of a run as the user would type it (recorded in provenance, shown to resume); under
+        ``unlearn launch`` the launch command it came from."""
+        import shlex
+
+        launched = os.environ.get(LAUNCH_PREFIX_ENV)
+        if launched:
+            prefix = shlex.split(launched)
+        elif int(os.environ.get("WORLD_SIZE", "1")) > 1:  # a plain accelerate launch: its options are not known here
+            prefix = ["accelerate", "launch", "...", "-m", "unlearn_core"]
+        else:
+            prefix = ["unlearn"]
+        argv = [*prefix, {"unlearn": "run"}.get(mode, mode)]
         argv += ["--benchmark", benchmark] if benchmark else []
         argv += ["--method", method] if method else []
         return [*argv, *overrides, *flags]

@@ -4,6 +4,7 @@ shipped configuration, setting what a machine without CUDA needs (gloo DDP, Deep
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import click
 
 SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs" / "accelerate"
 LAUNCHABLE = ("run", "train", "eval")
+LAUNCH_PREFIX_ENV = "UNLEARN_LAUNCH_COMMAND"
+"""Set for the launched processes: ``unlearn launch [options] CONFIG``, so they record (and show, to resume) the
+command the user typed."""
 
 
 def shipped_config_names() -> list[str]:
@@ -102,8 +106,10 @@ def launch_command(config: str, dry_run: bool, command: tuple, **options: Any) -
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     argv = launch_argv(path, command, **options)
+    typed = [f"--{k.replace('_', '-')}={v}" for k, v in options.items() if v is not None]
+    env[LAUNCH_PREFIX_ENV] = shlex.join(["unlearn", "launch", *typed, config])
     if dry_run:
-        click.echo(" ".join(f"{k}={v}" for k, v in env.items()))
+        click.echo(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()))
         click.echo(" ".join(argv))
         return
     os.execve(sys.executable, argv, {**os.environ, **env})

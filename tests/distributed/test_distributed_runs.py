@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -186,6 +187,54 @@ def test_deepspeed_checkpoints_resume_to_the_uninterrupted_run(runs, kind, tmp_p
     assert resumed == pytest.approx(losses, rel=1e-6)
     for key, value in summary.items():
         assert _close(_summary(out)[key], value, 1e-6), key
+
+
+def test_sigterm_to_a_launch_checkpoints_every_process_and_prints_the_launch_to_resume(runs, tmp_path):
+    """SIGTERM to ``unlearn launch``: the launcher passes it to both processes, they agree on the step, write one
+    checkpoint with both optimizer partitions, and process 0 alone says how to resume (through the launcher)."""
+    import signal as signals
+
+    from unlearn_core.training.checkpoint import complete_checkpoints
+
+    cache, out = runs["single"].parent / "cache", tmp_path / "stopped"
+    args = ["run", "--benchmark", "tofu", "--method", "npo", *TINY[:4], "trainer.args.num_train_epochs=30"]
+    args += ["trainer.args.per_device_train_batch_size=1", f"paths.output_dir={out}"]
+    env = {k: v for k, v in _env(cache).items() if k != "DS_ACCELERATOR"}
+    start = time.perf_counter()
+    launched = subprocess.Popen(
+        [sys.executable, "-m", "unlearn_core", "launch", "zero2", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        log = out / "train_log.jsonl"
+        while not (log.is_file() and len(log.read_text().splitlines()) >= 3):
+            assert launched.poll() is None and time.perf_counter() - start < 300, launched.communicate()
+            time.sleep(0.05)
+        launched.send_signal(signals.SIGTERM)
+        _, stderr = launched.communicate(timeout=300)
+    finally:
+        if launched.poll() is None:
+            os.killpg(launched.pid, signals.SIGKILL)
+    stopped = complete_checkpoints(out)
+    assert len(stopped) == 1, stderr[-3000:]
+    step, path = stopped[0]
+    assert sorted(p.name for p in path.glob("optimizer-*.pt")) == ["optimizer-0.pt", "optimizer-1.pt"]
+    lines = [line for line in stderr.replace("\r", "\n").splitlines() if "SIGTERM" in line and "Process" not in line]
+    said = [line[line.index("Error: ") :] for line in lines if "Error: " in line]
+    assert len(said) == 1 and f"after step {step} of 90" in said[0], lines
+    assert said[0].endswith(f"resume with: {shlex.join(['unlearn', 'launch', 'zero2', *args, '--resume'])}")
+    assert sum("SIGTERM received" in line for line in lines) == 1
+    _run([sys.executable, "-m", "unlearn_core", "launch", "zero2", *args, "--resume"], cache, "zero2 after SIGTERM")
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["status"] == "finished" and provenance["resumed_from"] == [step]
+    steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 91))
+    TIMINGS["zero2 SIGTERM and resume"] = time.perf_counter() - start
+    print(f"zero2 SIGTERM and resume: {TIMINGS['zero2 SIGTERM and resume']:.1f} s", file=sys.stderr)
 
 
 def test_zero3_saved_model_loads_and_evaluates_to_the_same_numbers(runs, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -79,6 +80,8 @@ class StopRequest:
         if self.signum is not None or not self.graceful:
             raise Aborted(signum)
         self.signum = signum
+        if os.environ.get("RANK", "0") != "0":
+            return  # a launcher signals every process; process 0 says it once
         print(
             f"\n{signal_name(signum)} received: stopping after the current optimizer step and writing a checkpoint "
             "(send it again to stop at once)",
