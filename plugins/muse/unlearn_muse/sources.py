@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from unlearn_core.data_files import read_jsonl
 from unlearn_core.errors import ConfigError, DataError, UnknownNameError
 from unlearn_core.suggest import unknown_message
 from unlearn_muse.embedded import EMBEDDED_DEFAULTS, build_corpus, muse_subsets
@@ -88,18 +89,7 @@ def check_dir(directory: Path, needed: list[tuple[str, str]]) -> None:
 def _load_dir(directory: Path, subset: str, split: str) -> list[dict]:
     check_dir(directory, [(subset, split)])
     path = dir_file(directory, subset, split)
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path} line {line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-            validate_row(row, FIELDS[subset], where)
-            rows.append(row)
+    rows = read_jsonl(path, lambda row, where: validate_row(row, FIELDS[subset], where))
     if not rows:
         raise DataError(f"MUSE file '{path}' has no rows")
     return rows

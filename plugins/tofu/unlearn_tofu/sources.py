@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+from unlearn_core.data_files import read_jsonl
 from unlearn_core.errors import ConfigError, DataError, UnknownNameError
 from unlearn_core.suggest import unknown_message
 from unlearn_tofu.embedded import EMBEDDED_DEFAULTS, generate_tofu
@@ -86,18 +87,7 @@ def _load_dir(directory: Path, config: str) -> list[dict]:
         present = ", ".join(_present_configs(directory)) or "none"
         raise DataError(f"missing TOFU file '{path}' (configs present in '{directory}': {present})")
     fields = required_fields(config)
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path} line {line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-            validate_row(row, fields, where)
-            rows.append(row)
+    rows = read_jsonl(path, lambda row, where: validate_row(row, fields, where))
     if not rows:
         raise DataError(f"TOFU file '{path}' has no rows")
     return rows
