@@ -54,7 +54,7 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
 
     quiet_libraries()
     check_output_dir(cfg.output_dir, overwrite=overwrite, resume=resume)
-    check_launch(cfg, plugins, resume=resume)
+    check_launch(cfg, plugins)
     barrier()  # every process has checked the directory before process 0 writes into it
     check_training_args(cfg.get("trainer.args"), cfg.mode)
     if resume:

@@ -15,8 +15,11 @@ from unlearn_core.plugins import Plugins
 SINGLE_PROCESS_EVAL = "evaluate the saved model in one process with `unlearn eval`, or launch with the ddp/zero2 config"
 
 
-def check_launch(cfg: ExperimentConfig, plugins: Plugins, *, resume: bool = False) -> None:
-    """``check_distributed_support`` for a command about to run: its method, evaluation metrics and trainer args."""
+def check_launch(cfg: ExperimentConfig, plugins: Plugins) -> None:
+    """``check_distributed_support`` for a command about to run: its method, evaluation metrics and trainer args
+    (nothing to check, and nothing built, in a plain single-process run)."""
+    if world_size() == 1 and not using_deepspeed():
+        return
     method = None
     metric_names: set[str] = set()
     args = dict(cfg.get("trainer.args") or {})
@@ -28,7 +31,7 @@ def check_launch(cfg: ExperimentConfig, plugins: Plugins, *, resume: bool = Fals
         metric_names = {suite.entries[k].metric for k in selected_keys(cfg.values, suite)}
     if cfg.mode == "train" and uses_embedded_model(cfg.values):
         args.update(EmbeddedBuilder(plugins.benchmarks.get(cfg.benchmark), cfg.values, plugins).recipe.finetune_args)
-    check_distributed_support(cfg, method, metric_names, args=args, resume=resume)
+    check_distributed_support(cfg, method, metric_names, args=args)
 
 
 def check_distributed_support(
@@ -37,11 +40,10 @@ def check_distributed_support(
     metric_names: set[str] | None = None,
     *,
     args: dict[str, Any] | None = None,
-    resume: bool = False,
 ) -> None:
     """Raise ConfigError when this launch (world size, DeepSpeed ZeRO stage) cannot run ``method`` or the
     configuration; ``metric_names`` are the evaluation metrics the run computes, ``args`` the trainer arguments
-    (``trainer.args`` unless given), ``resume`` whether ``--resume`` was asked for."""
+    (``trainer.args`` unless given)."""
     stage = launch_zero_stage()
     deepspeed = using_deepspeed()
     args = args if args is not None else (cfg.get("trainer.args") or {})
