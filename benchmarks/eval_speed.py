@@ -49,9 +49,9 @@ def _fused(plan: Any, model: Any, tokenizer: Any) -> tuple[float, dict[str, Any]
 
 
 def _straightforward(cfg: Any, plan: Any, model: Any, tokenizer: Any) -> tuple[float, dict[str, Any], Any]:
-    from unlearn_core.data import PromptTemplate
     from unlearn_core.evaluation.straightforward import Straightforward
     from unlearn_core.pipeline.evaluate import selected_keys
+    from unlearn_core.token_rules import PromptTemplate
 
     values = cfg.values
     start = time.perf_counter()

@@ -175,9 +175,21 @@ def test_model_preset_sets_hub_id_and_chat_template(plugins):
     model = resolve(plugins, "model=Llama-3.2-1B-Instruct").values["model"]
     assert model["name"] == "Llama-3.2-1B-Instruct"
     assert model["model_args"]["pretrained_model_name_or_path"] == "meta-llama/Llama-3.2-1B-Instruct"
-    assert model["tokenizer_args"]["pretrained_model_name_or_path"] == "meta-llama/Llama-3.2-1B-Instruct"
+    assert model["tokenizer_args"]["pretrained_model_name_or_path"] is None  # the model's own, wherever it is
     assert model["template_args"]["apply_chat_template"] is True
     assert model["template_args"]["system_prompt"] == "You are a helpful assistant."
+    assert model["template_args"]["date_string"] == "10 Apr 2025"
+
+
+def test_model_presets_carry_the_reference_templates(plugins):
+    raw = resolve(plugins, "model=Llama-2-7b-hf").values["model"]["template_args"]
+    assert (raw["apply_chat_template"], raw["asst_start_tag"], raw["asst_end_tag"]) == (False, "Answer: ", "\n\n")
+    qwen = resolve(plugins, "model=Qwen2.5-7B-Instruct").values["model"]["template_args"]
+    assert qwen["system_prompt"] == "You are a helpful assistant." and qwen["asst_end_tag"] == "<|im_end|>\n"
+    tiny = resolve(plugins).values["model"]["template_args"]
+    assert tiny["asst_start_tag"] == "Answer:"  # the embedded model's prompt stays a token prefix of the answer
+    names = set(plugins.models.names())
+    assert {"zephyr-7b-beta", "Phi-3.5-mini-instruct", "Qwen2.5-1.5B-Instruct", "Llama-2-13b-hf"} <= names
 
 
 def test_model_preset_name_is_case_insensitive(plugins):

@@ -101,6 +101,21 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         *TINY,
     )
 
+    # Metric subsets reuse the cached retain evaluation (it covers them); other data sets and the retain anchor.
+    one_epoch = [o for o in TINY if not o.startswith("trainer.args.num_train_epochs")]
+    one_epoch.append("trainer.args.num_train_epochs=1")
+    subset = ["run", "--benchmark", "tofu", "--method", "npo", *one_epoch]
+    runs["only_prob"] = run_unlearn(root, cache, *subset, "eval.metrics=[forget_Q_A_Prob]", "task_name=only_prob")
+    runs["subset"] = run_unlearn(
+        root,
+        cache,
+        *subset,
+        "eval.metrics=[forget_Q_A_Prob,forget_quality,model_utility]",
+        "data.forget=TOFU_QA_forget_para",
+        "data.anchor=retain",
+        "task_name=subset",
+    )
+
     retain_evals = sorted(cache.glob("tofu/retain-eval-*/TOFU_EVAL.json"))
     snapshots["retain_evals"] = retain_evals
     reference = retain_evals[0] if retain_evals else root / "missing-retain-eval.json"
@@ -260,3 +275,30 @@ def test_eval_accepts_a_run_directory_as_the_model_path(workspace):
     again = workspace.read_json(EVAL_RUN_DIR / "TOFU_SUMMARY.json")
     final = workspace.read_json(NPO_DIR / "evals/TOFU_SUMMARY.json")
     assert again["forget_Q_A_Prob"] == pytest.approx(final["forget_Q_A_Prob"], rel=1e-4, abs=1e-6)
+
+
+# ---- metric subsets, named data sets, the retain anchor -------------------------------------------------------------
+
+
+def test_a_metric_subset_runs_and_summarises_exactly_the_selection(workspace):
+    ran = workspace.runs["only_prob"]
+    ran.check()
+    summary = workspace.read_json("saves/unlearn/only_prob/evals/TOFU_SUMMARY.json")
+    assert list(summary) == ["forget_Q_A_Prob"]
+    rows = table_rows(ran.stdout)
+    assert list(rows) == ["target", "retain", "unlearned"] and rows["unlearned"][3] != "-"
+    assert len(workspace.snapshots["retain_evals"]) == 1  # one cached retain evaluation served every run
+
+
+def test_subset_with_derived_metrics_named_forget_set_and_retain_anchor(workspace):
+    workspace.runs["subset"].check()
+    results = workspace.read_json("saves/unlearn/subset/evals/TOFU_EVAL.json")
+    summary = workspace.read_json("saves/unlearn/subset/evals/TOFU_SUMMARY.json")
+    assert list(summary) == ["forget_Q_A_Prob", "forget_quality", "model_utility"]
+    # what they build on is written as entries of their own, as in the reference's files
+    assert {"forget_truth_ratio", "forget_Q_A_PARA_Prob", "forget_Q_A_PERT_Prob", "ra_Q_A_PERT_Prob"} <= set(results)
+    config = workspace.read_json("saves/unlearn/subset/config.json")
+    assert (config["data"]["forget"], config["data"]["anchor"]) == ("TOFU_QA_forget_para", "retain")
+    provenance = workspace.read_json("saves/unlearn/subset/provenance.json")
+    retain_rows = 54  # nine retain authors of six questions: one epoch of batch 8 iterates the retain set
+    assert provenance["steps"] == math.ceil(retain_rows / 8)

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from unlearn_core.data import PromptTemplate, Tokenized
+from unlearn_core.data import Tokenized
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.models.tiny import TinyLlamaSize
+from unlearn_core.token_rules import PromptTemplate
 
 
 @dataclass

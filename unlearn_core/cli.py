@@ -188,7 +188,7 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
         if int(os.environ.get("RANK", "0")) != 0:
             return  # process 0 reports for a multi-process run
         click.echo("")
-        click.echo(summary_table(result.rows, result.columns))
+        click.echo(summary_table(result.rows, result.columns, result.labels))
         click.echo("")
         click.echo(f"Output: {result.output_dir}")
         for name, path in result.files.items():

@@ -57,6 +57,28 @@ def _plugin_recomputers(results: dict[str, Any]) -> dict[str, Any]:
     return hooks
 
 
+def _with_definitions(file: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with the benchmark's own definition on every entry that has none (logs written by another tool,
+    such as the reference project's, which keep no definitions): the benchmark is the file name's prefix."""
+    bare = [k for k, v in results.items() if isinstance(v, dict) and k != "manifest" and "definition" not in v]
+    if not bare:
+        return results
+    from unlearn_core.config import resolve_config
+    from unlearn_core.plugins import load_plugins
+
+    plugins = load_plugins()
+    name = file.name.removesuffix("_EVAL.json").lower()
+    if name not in plugins.benchmarks:
+        return results
+    suite = plugins.benchmarks.get(name).eval_suite(resolve_config("eval", plugins, benchmark=name).values)
+    filled = dict(results)
+    for key in bare:
+        entry = suite.entries.get(suite.canonical(key))
+        if entry is not None:
+            filled[key] = {**results[key], "definition": entry.definition()}
+    return filled
+
+
 def report_rows(path: Path, retain_logs: Path | None) -> list[dict[str, Any]]:
     """Checks of every entry of every EVAL file under ``path`` (as dicts with a ``file`` key)."""
     from unlearn_core.evaluation.recompute import recompute_file
@@ -64,7 +86,7 @@ def report_rows(path: Path, retain_logs: Path | None) -> list[dict[str, Any]]:
 
     rows = []
     for file in _eval_files(path):
-        results = _load(file)
+        results = _with_definitions(file, _load(file))
         retain = None
         if retain_logs is not None:
             retain = load_reference_logs(retain_logs, results.get("manifest") or {}, [])

@@ -31,8 +31,9 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
-def summary_table(rows: dict[str, dict[str, Any]], columns: Sequence[str]) -> str:
-    """One row per model (target, retain, unlearned) and one column per headline metric."""
+def summary_table(rows: dict[str, dict[str, Any]], columns: Sequence[str], labels: dict[str, str] | None = None) -> str:
+    """One row per model (target, retain, unlearned) and one column per headline metric (``labels`` name them)."""
+    headers = [(labels or {}).get(c, c) for c in columns]
     return render_table(
-        ["model", *columns], [[name, *(values.get(c) for c in columns)] for name, values in rows.items()]
+        ["model", *headers], [[name, *(values.get(c) for c in columns)] for name, values in rows.items()]
     )

@@ -50,10 +50,10 @@ def setting() -> tuple[Any, Any, Any]:
 def engine_for(model: Any, tokenizer: Any, suite: Any, reference: Any, partial: Any = None) -> Any:
     """A sharding engine over every entry that needs no reference logs (``mia_reference`` scores ``reference``);
     ``partial`` saves finished entries and offers those of an interrupted evaluation."""
-    from unlearn_core.data import PromptTemplate
     from unlearn_core.evaluation.engine import EvaluationEngine
     from unlearn_core.evaluation.tiny_setup import TINY_TEMPLATE
     from unlearn_core.plugins import load_plugins
+    from unlearn_core.token_rules import PromptTemplate
 
     metrics = load_plugins(entry_points=False).metrics
     template = PromptTemplate(tokenizer, TINY_TEMPLATE, 96)
@@ -63,11 +63,12 @@ def engine_for(model: Any, tokenizer: Any, suite: Any, reference: Any, partial: 
 
 
 def evaluated_keys(engine: Any) -> list[str]:
-    """Entries computed in both evaluations (those needing reference logs, and ``mia_gradnorm``, are left out)."""
+    """Entries computed in both evaluations (those needing reference logs, ``mia_gradnorm`` and the classifier's
+    are left out)."""
     return [
         k
         for k, e in engine.suite.entries.items()
-        if e.metric != "mia_gradnorm" and not engine.metrics.get(e.metric).needs_reference_logs
+        if e.metric not in ("mia_gradnorm", "classifier_prob") and not engine.metrics.get(e.metric).needs_reference_logs
     ]
 
 

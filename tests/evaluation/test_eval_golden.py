@@ -44,6 +44,12 @@ class FakeContext:
     def texts(self, dataset: str, field: str) -> list[Any]:
         return [row[field] for row in self.ds.rows]
 
+    def ground_truths(self, dataset: str, field: str, question_field: str | None = None) -> list[Any]:
+        return self.texts(dataset, field)
+
+    def inputs(self, dataset: str, question_field: str | None = None) -> list[str]:
+        return [f"Q: {row[question_field or 'question']}" for row in self.ds.rows]
+
     def generations(self, dataset: str, max_new: Any, stop: Any, **kwargs: Any) -> list[str]:
         self.generation_calls.append(kwargs)
         return ["the cat sat"] * len(self.ds.rows)
@@ -58,8 +64,9 @@ class FakeContext:
 def test_probability_of_a_list_field_is_the_mean_over_its_answers() -> None:
     ctx = FakeContext({("d", "perturbed_answer"): [[st(LN2), st(2 * LN2)], [st(0.0), st(0.0)]]})
     out = bm.probability(ctx, MetricEntry("k", "probability", "d", {"field": "perturbed_answer"}))
-    assert out["value_by_index"]["0"]["prob"] == pytest.approx(0.375)  # (1/2 + 1/4) / 2
-    assert out["value_by_index"]["0"]["avg_losses"] == pytest.approx([LN2, 2 * LN2])
+    # one value per answer, as the reference writes them; a sample counts as their mean: (1/2 + 1/4) / 2
+    assert out["value_by_index"]["0"]["prob"] == pytest.approx([0.5, 0.25])
+    assert out["value_by_index"]["0"]["avg_loss"] == pytest.approx([LN2, 2 * LN2])
     assert out["agg_value"] == pytest.approx((0.375 + 1.0) / 2)
 
 
@@ -88,19 +95,21 @@ def test_rouge_on_perturbed_answers_is_the_mean_over_them() -> None:
     ctx = FakeContext({}, rows)
     entry = MetricEntry("k", "rouge", "d", {"target": "perturbed_answer", "draft": "answer"})
     out = bm.rouge(ctx, entry)
-    # generation "the cat sat": rougeL recall 1 against "the cat", 0 against "a dog"
-    assert out["value_by_index"]["0"]["rougeL_recall"] == pytest.approx(0.5)
+    # generation "the cat sat": rougeL recall 1 against "the cat", 0 against "a dog"; the sample counts as 0.5
+    assert out["value_by_index"]["0"]["rougeL_recall"] == pytest.approx([1.0, 0.0])
     assert out["value_by_index"]["0"]["ground_truth"] == ["the cat", "a dog"]
+    assert out["value_by_index"]["0"]["generation"] == ["the cat sat"] * 2
+    assert out["agg_value"] == pytest.approx(0.5)
     assert ctx.generation_calls == [{"question_field": "question", "draft_field": "answer"}]
 
 
-def test_rouge_on_the_paraphrase_generates_from_the_paraphrased_question() -> None:
+def test_rouge_on_the_paraphrase_scores_the_question_generation() -> None:
+    # the reference's PARA_ROUGE: generated from the question, scored against the paraphrased answer
     rows = [{"question": "q", "paraphrased_question": "pq", "paraphrased_answer": "a cat sat down"}]
     ctx = FakeContext({}, rows)
-    args = {"question_field": "paraphrased_question", "target": "paraphrased_answer"}
-    out = bm.rouge(ctx, MetricEntry("k", "rouge", "d", args))
-    assert ctx.generation_calls[0]["question_field"] == "paraphrased_question"
-    assert out["value_by_index"]["0"]["input"] == "pq"
+    out = bm.rouge(ctx, MetricEntry("k", "rouge", "d", {"target": "paraphrased_answer", "draft": "answer"}))
+    assert ctx.generation_calls[0]["question_field"] == "question"
+    assert out["value_by_index"]["0"]["input"] == "Q: q"
     assert out["value_by_index"]["0"]["rougeL_recall"] == pytest.approx(0.5)  # "cat sat" of 4 reference words
 
 

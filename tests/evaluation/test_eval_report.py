@@ -36,7 +36,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     suite = tofu_suite(data)
     retain = root / "retain" / "TOFU_EVAL.json"
     write_json_atomic(retain, RETAIN)
-    keys = [k for k, e in suite.entries.items() if e.metric != "mia_gradnorm"]
+    keys = [k for k, e in suite.entries.items() if e.metric not in ("mia_gradnorm", "classifier_prob")]
     cfg = {
         "model": {"name": "tiny", "template_args": TINY_TEMPLATE, "model_args": {}},
         "data": {"max_length": 96},

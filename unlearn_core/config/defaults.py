@@ -5,7 +5,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from unlearn_core.models.presets import TEMPLATE_DEFAULTS
+
 MODES = ("train", "unlearn", "eval")
+GIBBERISH_CLASSIFIER = "madhurjindal/autonlp-Gibberish-Detector-492513457"
+"""The sequence classifier of the ``*_gibberish`` entries (the reference's; any local directory works)."""
 
 TRAINER_ARGS: dict[str, Any] = {
     "per_device_train_batch_size": 8,
@@ -45,6 +49,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "trainer.args.lr_scheduler_type": ("linear", "constant", "constant_with_warmup", "cosine"),
     "trainer.args.eval_strategy": ("no", "steps", "epoch"),
     "trainer.args.save_strategy": ("no", "steps", "epoch"),
+    "data.anchor": ("forget", "retain"),
 }
 
 NONE_DEFAULT_TYPES: dict[str, Any] = {
@@ -61,6 +66,7 @@ NONE_DEFAULT_TYPES: dict[str, Any] = {
     "paths.output_dir": "",
     "paths.cache_dir": "",
     "model.template_args.system_prompt": "",
+    "model.template_args.system_prompt_with_special_tokens": "",
     "model.template_args.date_string": "",
     "trainer.args.seed": 0,
     "trainer.args.eval_steps": 0,
@@ -87,15 +93,7 @@ def base_config() -> dict[str, Any]:
                 "name": "tiny-llama",
                 "model_args": {"pretrained_model_name_or_path": None, "torch_dtype": "float32"},
                 "tokenizer_args": {"pretrained_model_name_or_path": None},
-                "template_args": {
-                    "apply_chat_template": False,
-                    "system_prompt": None,
-                    "user_start_tag": "Question: ",
-                    "user_end_tag": "\n",
-                    "asst_start_tag": "Answer: ",
-                    "asst_end_tag": "",
-                    "date_string": None,
-                },
+                "template_args": dict(TEMPLATE_DEFAULTS),
                 "trust_remote_code": False,
             },
             "trainer": {"name": None, "args": dict(TRAINER_ARGS), "method_args": {}},
@@ -112,7 +110,13 @@ def base_config() -> dict[str, Any]:
             "forget_split": None,
             "retain_split": None,
             "holdout_split": None,
-            "eval": {"benchmark": None, "metrics": None, "include_target": True, "reference_model": None},
+            "eval": {
+                "benchmark": None,
+                "metrics": None,
+                "include_target": True,
+                "reference_model": None,
+                "classifier_model": GIBBERISH_CLASSIFIER,
+            },
             "generation": {"max_new_tokens": 200, "batch_size": 32},
             "retain_logs_path": None,
             "paths": {"output_dir": None, "cache_dir": None},

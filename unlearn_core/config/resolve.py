@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from unlearn_core.config.defaults import CHOICES, MODES, NONE_DEFAULT_TYPES, OPEN_SECTIONS, base_config
 from unlearn_core.config.overrides import Override, parse_overrides
 from unlearn_core.config.validate import assign, check_choice, coerce, lookup, unknown_key_message
+from unlearn_core.datasets import check_dataset_names
 from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.errors import ConfigError, UnknownNameError
 from unlearn_core.suggest import did_you_mean, unknown_message
@@ -120,9 +121,11 @@ def resolve_config(
         cfg["eval"]["benchmark"] = plugins.benchmarks.canonical(groups["eval"])
     cfg["eval"]["benchmark"] = cfg["eval"]["benchmark"] or bench.name
 
-    if "model" in groups:
-        model_preset = plugins.models.get(groups["model"])
-        cfg["model"] = _merge(base_config()["model"], model_preset.config())
+    # the model preset (the embedded tiny model's unless model= names another) brings its template
+    model_cfg = _merge(base_config()["model"], plugins.models.get(groups.get("model") or cfg["model"]["name"]).config())
+    if "model" not in groups:
+        _merge(model_cfg, preset.get("model", {}))  # an experiment's model settings stay
+    cfg["model"] = model_cfg
 
     if method and groups.get("trainer") and str(method).lower() != str(groups["trainer"]).lower():
         if not (method in plugins.methods and groups["trainer"] in plugins.methods) or (
@@ -150,6 +153,7 @@ def resolve_config(
             if key not in explicit:
                 assign(cfg, key, value)
     _check_choices(cfg, method_cls)
+    check_dataset_names(cfg, plugins.datasets)
     bench.validate_config(cfg)
     _fill_derived(cfg)
     return ExperimentConfig(cfg)

@@ -23,6 +23,7 @@ BUILTIN_METRICS: list[tuple[str, str, bool]] = [
     ("mia_min_k_plus_plus", "membership-inference attack: Min-K%++ z-scores", False),
     ("mia_gradnorm", "membership-inference attack: gradient norm", False),
     ("mia_reference", "membership-inference attack: loss minus a reference model's", False),
+    ("classifier_prob", "a sequence classifier's class probability on another entry's generations", False),
 ]
 """(name, description, needs reference logs); each name is a function of ``MODULE``."""
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from unlearn_core.errors import ReferenceLogError
+from unlearn_core.errors import ConfigError, ReferenceLogError
 from unlearn_core.evaluation.suite import MetricEntry
 from unlearn_core.metrics import forget_quality as fq
 from unlearn_core.metrics import memorization, mia
 from unlearn_core.metrics import truth_ratio as tr_math
+from unlearn_core.metrics.classifier import class_probabilities
 from unlearn_core.metrics.rouge import rouge_scores
 
 
@@ -19,8 +20,16 @@ def _clean(value: Any) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _mean(values: list[float | None]) -> float | None:
-    finite = [v for v in values if v is not None and math.isfinite(v)]
+def _mean(values: list[Any]) -> float | None:
+    """Mean of the finite values; a list value (one per answer of a list field) counts as its own mean."""
+    finite = [v for v in (_row_mean(v) for v in values) if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _row_mean(value: Any) -> float | None:
+    if not isinstance(value, list):
+        return value
+    finite = [v for v in value if v is not None and math.isfinite(v)]
     return float(np.mean(finite)) if finite else None
 
 
@@ -29,15 +38,15 @@ def _avg_losses(stats: list[Any]) -> list[Any]:
 
 
 def probability(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
-    """Q_A_Prob: mean over samples of exp(-avg_loss) (a list field: mean over its answers per sample)."""
+    """Q_A_Prob: mean over samples of exp(-avg_loss); a list field keeps one value per answer (``prob`` and
+    ``avg_loss`` are lists, as the reference writes them) and a sample counts as their mean."""
     by_index: dict[str, Any] = {}
     for i, st in enumerate(ctx.stats(entry.dataset, entry.args.get("field", "answer"))):
-        group = st if isinstance(st, list) else [st]
-        losses = [s.avg_loss for s in group]
-        value = {"prob": _clean(float(np.mean([math.exp(-x) for x in losses]))), "avg_loss": _clean(np.mean(losses))}
         if isinstance(st, list):
-            value["avg_losses"] = [_clean(x) for x in losses]
-        by_index[str(i)] = value
+            losses = [s.avg_loss for s in st]
+            by_index[str(i)] = {"prob": [_clean(math.exp(-x)) for x in losses], "avg_loss": [_clean(x) for x in losses]}
+        else:
+            by_index[str(i)] = {"prob": _clean(math.exp(-st.avg_loss)), "avg_loss": _clean(st.avg_loss)}
     return {"agg_value": _mean([v["prob"] for v in by_index.values()]), "value_by_index": by_index}
 
 
@@ -76,11 +85,15 @@ def truth_ratio(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
     return {"agg_value": both[aggregator], "aggregator": aggregator, "by_aggregator": both, "value_by_index": by_index}
 
 
-def rouge(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
-    """ROUGE of greedy generations against ``target`` (a list field: mean over its answers per sample).
+ROUGE_FIELDS = ("rouge1_recall", "rouge1_f1", "rougeL_recall", "rougeL_f1")
 
-    Generated from ``question_field`` (default: the data set's question); the aggregate is ``rouge_type``
-    (rougeL_recall for TOFU). ``draft`` names the answer used to skip decoding steps (no effect on the result).
+
+def rouge(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """ROUGE of greedy generations against ``target`` (a list field: one score per answer, lists per sample).
+
+    Generated from ``question_field`` (default: the data set's question); the ground truth and the ``input`` are
+    derived from the scored ids as the reference derives them; the aggregate is ``rouge_type`` (rougeL_recall for
+    TOFU). ``draft`` names the answer used to skip decoding steps (no effect on the result).
     """
     ds = ctx.dataset(entry.dataset)
     question = entry.args.get("question_field", ds.question_field)
@@ -92,20 +105,31 @@ def rouge(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
         question_field=question,
         draft_field=entry.args.get("draft", target),
     )
-    by_index = {}
-    for i, (gen, gt) in enumerate(zip(generations, ctx.texts(entry.dataset, target))):
-        scores = rouge_over_targets(gen, gt)
-        by_index[str(i)] = {**scores, "input": ds.rows[i][question], "ground_truth": gt, "generation": gen}
+    truths = ctx.ground_truths(entry.dataset, target, question)
+    inputs = ctx.inputs(entry.dataset, question)
+    by_index = {
+        str(i): rouge_row(gen, gt, prompt) for i, (gen, gt, prompt) in enumerate(zip(generations, truths, inputs))
+    }
     kind = entry.args.get("rouge_type", "rougeL_recall")
     return {"agg_value": _mean([v[kind] for v in by_index.values()]), "rouge_type": kind, "value_by_index": by_index}
 
 
-def rouge_over_targets(generation: str, ground_truth: str | list[str]) -> dict[str, float]:
-    """ROUGE scores against one ground truth, or their means over a list of them."""
+def rouge_row(generation: str, ground_truth: str | list[str], prompt: str) -> dict[str, Any]:
+    """One sample's ROUGE entry; against a list of ground truths every field is a list (one per answer)."""
     if isinstance(ground_truth, str):
-        return rouge_scores(generation, ground_truth)
+        return {
+            **rouge_scores(generation, ground_truth),
+            "input": prompt,
+            "ground_truth": ground_truth,
+            "generation": generation,
+        }
     each = [rouge_scores(generation, gt) for gt in ground_truth]
-    return {name: float(np.mean([s[name] for s in each])) for name in each[0]} if each else {}
+    return {
+        **{name: [s[name] for s in each] for name in ROUGE_FIELDS},
+        "input": [prompt] * len(each),
+        "ground_truth": list(ground_truth),
+        "generation": [generation] * len(each),
+    }
 
 
 def forget_quality(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
@@ -161,7 +185,7 @@ def _mia_metric(kind: str) -> Any:
             if kind == "loss":
                 return [{"score": mia.loss_score(s.avg_loss)} for s in stats]
             if kind == "zlib":
-                texts = ctx.texts(ds_name, field)
+                texts = ctx.target_texts(ds_name, field)
                 return [{"score": mia.zlib_score(s.avg_loss, t)} for s, t in zip(stats, texts)]
             if kind == "min_k":
                 return [{"score": mia.min_k_score(s.token_logprobs, k)} for s in stats]
@@ -215,3 +239,26 @@ mia_min_k = _mia_metric("min_k")
 mia_min_k_plus_plus = _mia_metric("min_k_plus_plus")
 mia_gradnorm = _mia_metric("gradnorm")
 mia_reference = _mia_metric("reference")
+
+
+def classifier_prob(ctx: Any, entry: MetricEntry) -> dict[str, Any]:
+    """Probability of class ``class_id`` of the sequence classifier at ``classifier`` (a directory or hub id) on
+    the ``text_key`` values of another entry (``precompute``: the generations of a ROUGE entry): the reference's
+    gibberish score. A list value (one generation per answer) is scored as its first element."""
+    source = ctx.result(entry.args["precompute"])
+    text_key = entry.args.get("text_key", "generation")
+    rows = {i: v[text_key] for i, v in source["value_by_index"].items()}
+    texts = [t[0] if isinstance(t, list) else t for t in rows.values()]
+    if not entry.args.get("classifier"):
+        raise ConfigError(f"'{entry.key}' needs a sequence classifier: set eval.classifier_model=<directory>")
+    model, tokenizer = ctx.classifier(entry.args["classifier"])
+    probs = class_probabilities(
+        model,
+        tokenizer,
+        texts,
+        class_id=int(entry.args.get("class_id", 0)),
+        max_length=int(entry.args.get("max_length", 512)),
+        batch_size=int(entry.args.get("batch_size", 32)),
+    )
+    by_index = {i: {"score": _clean(p), text_key: t} for i, p, t in zip(rows, probs, texts)}
+    return {"agg_value": _mean([v["score"] for v in by_index.values()]), "value_by_index": by_index}

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from unlearn_core.data import PromptTemplate
 from unlearn_core.errors import ConfigError, ReferenceLogError
 from unlearn_core.evaluation import decoding, lockstep, needs, scoring, sharding
 from unlearn_core.evaluation.partial import PartialResults
@@ -24,6 +23,7 @@ from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
 from unlearn_core.evaluation.tokens import EvalTokens
 from unlearn_core.metrics.rouge import cut_at_stop_strings
 from unlearn_core.suggest import unknown_message
+from unlearn_core.token_rules import PromptTemplate
 
 ReferenceModel = torch.nn.Module | Callable[[], torch.nn.Module] | None
 
@@ -71,6 +71,7 @@ class EvaluationEngine:
         self._stats: dict[tuple[str, str, bool], list[Any]] = {}
         self._generations: dict[tuple[Any, ...], list[str]] = {}
         self._results: dict[str, dict[str, Any]] = {}
+        self._classifiers: dict[str, tuple[Any, Any]] = {}
         self.reused: list[str] = []
         self.timings: dict[str, float] = {}
         self.scoring = scoring.ScoringCounters()
@@ -99,6 +100,14 @@ class EvaluationEngine:
             self._reference_model = self._reference_model()
         return self._reference_model
 
+    def classifier(self, path: str) -> tuple[Any, Any]:
+        """A sequence classifier and its tokenizer (loaded once per path, on the evaluated model's device)."""
+        if path not in self._classifiers:
+            from unlearn_core.metrics.classifier import load_classifier
+
+            self._classifiers[path] = load_classifier(path, next(self.model.parameters()).device)
+        return self._classifiers[path]
+
     def dataset(self, name: str) -> EvalDataset:
         """An evaluation data set of the suite by name."""
         if name not in self.suite.datasets:
@@ -108,6 +117,18 @@ class EvaluationEngine:
     def texts(self, dataset: str, field: str) -> list[Any]:
         """The raw values of ``field`` per row."""
         return [row[field] for row in self.dataset(dataset).rows]
+
+    def inputs(self, dataset: str, question_field: str | None = None) -> list[str]:
+        """Each row's generation prompt as text, as the reference reports it."""
+        return self.tokens.inputs(self.dataset(dataset), question_field)
+
+    def ground_truths(self, dataset: str, field: str, question_field: str | None = None) -> list[Any]:
+        """What ROUGE scores generations against, per row, derived from the scored ids as the reference does."""
+        return self.tokens.ground_truths(self.dataset(dataset), field, question_field)
+
+    def target_texts(self, dataset: str, field: str) -> list[Any]:
+        """The scored targets of ``field`` decoded, per row (the text the zlib attack compresses)."""
+        return self.tokens.target_texts(self.dataset(dataset), field)
 
     # ---- statistics ---------------------------------------------------------------------------------------------
     def stats(self, dataset: str, field: str, *, reference: bool = False, need_z: bool = False) -> list[Any]:
@@ -274,7 +295,7 @@ class EvaluationEngine:
             for ids in outputs[offset : offset + n]:
                 if eos is not None and eos in ids:
                     ids = ids[: ids.index(eos)]
-                texts.append(cut_at_stop_strings(self.tokenizer.decode(ids, skip_special_tokens=True), key[3]).strip())
+                texts.append(cut_at_stop_strings(self.template.decode(ids), key[3]).strip())
             self._generations[key] = texts
             self.generated[key] += 1
             offset += n
@@ -337,6 +358,6 @@ class EvaluationEngine:
                 self.plan.add(dataset, f, reference, z=(dataset, f, reference) in todo.z)
         if todo.generations:
             self._generate(todo.generations)  # all prompt sets in one pooled decoding
-        for key in keys:
+        for key in [*todo.order, *keys]:  # what an entry builds on first: it is written as an entry of its own
             self.result(key)
         return dict(self._results)

@@ -88,9 +88,12 @@ Z_SCORED = ("mia_min_k_plus_plus",)
 """Metrics that read Min-K%++ z-scores (the costliest statistic, computed only where needed)."""
 MIA_SCORED = ("mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus", "mia_reference")
 DEPENDENCIES: dict[str, Callable[[MetricEntry], list[str]]] = {
+    "truth_ratio": lambda e: list(e.args.get("precompute", ())),
+    "probability_normalised": lambda e: list(e.args.get("precompute", ())),
     "forget_quality": lambda e: [e.args.get("truth_ratio_key", "forget_truth_ratio")],
     "harmonic_mean": lambda e: list(e.args["keys"]),
     "privleak": lambda e: [e.args.get("mia_key", "mia_min_k")],
+    "classifier_prob": lambda e: [e.args["precompute"]],
 }
 
 

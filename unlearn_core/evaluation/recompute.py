@@ -20,7 +20,8 @@ from unlearn_core.metrics import forget_quality as fq
 from unlearn_core.metrics import mia
 from unlearn_core.metrics import truth_ratio as tr_math
 
-REL_TOL = 1e-9
+REL_TOL = 1e-6
+"""Per-sample values are stored as float32 by some tools (the reference writes ``exp`` of a float32 loss)."""
 
 
 @dataclass
@@ -139,13 +140,17 @@ def _rows(entry: dict[str, Any]) -> list[dict[str, Any]]:
 def _probability(r: Recomputer, key: str, entry: dict[str, Any], check: Check) -> tuple[float | None, str]:
     probs = []
     for row in _rows(entry):
-        if row.get("avg_losses") is not None and None not in row["avg_losses"]:
-            derived = float(np.mean([math.exp(-x) for x in row["avg_losses"]]))
-            probs.append(r.compare(check, row["prob"], derived))
-        elif "avg_loss" in row and row["avg_loss"] is not None and "avg_losses" not in row:
-            probs.append(r.compare(check, row["prob"], math.exp(-row["avg_loss"])))
+        prob, loss = row["prob"], row.get("avg_loss")
+        if isinstance(prob, list):  # a list field: one value per answer
+            if isinstance(loss, list) and len(loss) == len(prob):
+                prob = [p if x is None else r.compare(check, p, math.exp(-x)) for p, x in zip(prob, loss)]
+            probs.append(_mean(prob))
+        elif row.get("avg_losses") is not None and None not in row["avg_losses"]:  # our layout before 0.2
+            probs.append(r.compare(check, prob, float(np.mean([math.exp(-x) for x in row["avg_losses"]]))))
+        elif loss is not None and "avg_losses" not in row:
+            probs.append(r.compare(check, prob, math.exp(-loss)))
         else:
-            probs.append(row["prob"])
+            probs.append(prob)
     return _mean(probs), ""
 
 
@@ -181,17 +186,29 @@ def _truth_ratio(r: Recomputer, key: str, entry: dict[str, Any], check: Check) -
 
 
 def _rouge(r: Recomputer, key: str, entry: dict[str, Any], check: Check) -> tuple[Any, str]:
-    from unlearn_core.evaluation.builtin_metrics import rouge_over_targets
+    from unlearn_core.metrics.rouge import rouge_scores
 
     kind = entry.get("rouge_type") or (entry.get("definition") or {}).get("args", {}).get("rouge_type")
     values = []
     for row in _rows(entry):
-        derived = rouge_over_targets(row["generation"], row["ground_truth"])
-        for name, value in derived.items():
+        truths, generations = row["ground_truth"], row["generation"]
+        listed = isinstance(truths, list)
+        if not listed:
+            truths = [truths]
+        if not isinstance(generations, list):
+            generations = [generations] * len(truths)
+        each = [rouge_scores(gen, gt) for gen, gt in zip(generations, truths)]
+        for name in each[0] if each else ():
             if name in row:
-                r.compare(check, row[name], value)
-        values.append(derived[kind or "rougeL_recall"])
-    return _mean(values), "" if kind else "rouge type assumed: rougeL_recall"
+                stored = row[name] if listed else [row[name]]
+                for a, b in zip(stored, (s[name] for s in each)):
+                    r.compare(check, a, b)
+        values.append({name: _mean([s[name] for s in each]) for name in each[0]} if each else {})
+    if kind is None:  # logs of another tool: whichever ROUGE figure reproduces the stored value
+        names = [n for n in ("rougeL_recall", "rougeL_f1", "rouge1_recall", "rouge1_f1") if values and n in values[0]]
+        kind = next((n for n in names if close(_mean([v[n] for v in values]), check.stored)), "rougeL_recall")
+        return _mean([v[kind] for v in values]), f"rouge type inferred: {kind}"
+    return _mean([v[kind] for v in values]), ""
 
 
 def _memorization(kind: str) -> Callable[..., tuple[Any, str]]:

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from unlearn_core.data import PromptTemplate
 from unlearn_core.evaluation.straightforward_text import StraightforwardText, auc_by_pairs, forget_quality_pvalue
 from unlearn_core.evaluation.suite import EvalSuite, MetricEntry
+from unlearn_core.token_rules import PromptTemplate
 
 IGNORE = -100
 
@@ -53,21 +53,14 @@ class Straightforward(StraightforwardText):
         out = []
         for row in ds.rows:
             answer = row[field][j] if j is not None else row[field]
-            if ds.kind == "text" and field == ds.question_field:
-                bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
-                ids = bos + list(self.tokenizer(answer, add_special_tokens=False)["input_ids"])
-                ids = ids[: self.template.max_length]
-                out.append((ids, [IGNORE] * len(bos) + ids[len(bos) :]))
-            elif ds.kind == "text":
-                prompt = list(self.tokenizer(row[ds.question_field])["input_ids"])[: self.template.max_length - 1]
-                ids = (prompt + list(self.tokenizer(answer, add_special_tokens=False)["input_ids"]))[
-                    : self.template.max_length
-                ]
-                out.append((ids, [IGNORE] * len(prompt) + ids[len(prompt) :]))
+            if ds.kind == "text":
+                own = field == ds.question_field  # a document scored after BOS
+                prefix = "" if own else row[ds.question_field]
+                sample = self.template.completion(prefix, answer, 0, insert_space=ds.insert_space and not own)
             else:
                 sample = self.template.qa(row[ds.question_field], answer, 0, ds.few_shot)
-                ids = list(sample.prompt_ids + sample.target_ids)
-                out.append((ids, [IGNORE] * len(sample.prompt_ids) + list(sample.target_ids)))
+            ids = list(sample.prompt_ids + sample.target_ids)
+            out.append((ids, [IGNORE] * len(sample.prompt_ids) + list(sample.target_ids)))
         return out
 
     def _batches(self, sequences: list[tuple[list[int], list[int]]]) -> Any:
@@ -126,9 +119,16 @@ class Straightforward(StraightforwardText):
         return self.results[key]
 
     def _probability(self, e: MetricEntry) -> dict[str, Any]:
-        losses = self.losses(e.dataset, e.args.get("field", "answer"))
+        field = e.args.get("field", "answer")
+        listed = isinstance(self.suite.datasets[e.dataset].rows[0][field], list)
+        losses = self.losses(e.dataset, field)
         probs = [sum(math.exp(-x) for x in row) / len(row) for row in losses]
-        by_index = {str(i): {"prob": p, "avg_loss": sum(r) / len(r)} for i, (p, r) in enumerate(zip(probs, losses))}
+        by_index = {}
+        for i, row in enumerate(losses):
+            if listed:
+                by_index[str(i)] = {"prob": [math.exp(-x) for x in row], "avg_loss": list(row)}
+            else:
+                by_index[str(i)] = {"prob": math.exp(-row[0]), "avg_loss": row[0]}
         return {"agg_value": sum(probs) / len(probs), "value_by_index": by_index}
 
     def _probability_normalised(self, e: MetricEntry) -> dict[str, Any]:
@@ -206,13 +206,17 @@ class Straightforward(StraightforwardText):
 
     # ---- membership inference (one pass per attack and side, like the reference's attack classes) --------------------
     def _attack_scores(self, attack: str, dataset: str, field: str, k: float) -> list[float]:
-        ds = self.suite.datasets[dataset]
         if attack in ("loss", "zlib", "reference"):
             losses = [row[0] for row in self._fresh_losses(self.model, dataset, field)]
             if attack == "loss":
                 return losses
-            if attack == "zlib":
-                return [x / len(zlib.compress(r[field].encode("utf-8"))) for x, r in zip(losses, ds.rows)]
+            if attack == "zlib":  # the scored target ids, decoded
+                sequences = self._sequences(dataset, field, None)
+                texts = [
+                    self.tokenizer.decode([t for t in labels if t != IGNORE], skip_special_tokens=True)
+                    for _, labels in sequences
+                ]
+                return [x / len(zlib.compress(t.encode("utf-8"))) for x, t in zip(losses, texts)]
             ref = [row[0] for row in self._fresh_losses(self.reference_model, dataset, field)]
             return [a - b for a, b in zip(losses, ref)]
         if attack == "gradnorm":

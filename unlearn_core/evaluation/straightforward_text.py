@@ -10,8 +10,8 @@ import torch
 from rouge_score import rouge_scorer
 from scipy.stats import hmean, ks_2samp
 
-from unlearn_core.data import PromptTemplate
 from unlearn_core.evaluation.suite import EvalSuite, MetricEntry
+from unlearn_core.token_rules import PromptTemplate
 
 
 def auc_by_pairs(forget: list[float], holdout: list[float]) -> float:
@@ -48,8 +48,20 @@ class StraightforwardText(ABC):
     def _prompt(self, dataset: str, row: dict[str, Any], question: str) -> list[int]:
         ds = self.suite.datasets[dataset]
         if ds.kind == "text":
-            return list(self.tokenizer(row[question])["input_ids"])[: self.template.max_length - 1]
+            return list(self.tokenizer(row[question], add_special_tokens=True)["input_ids"])
         return list(self.template.prompt_ids(row[question], ds.few_shot))
+
+    def _ground_truth(self, dataset: str, row: dict[str, Any], question: str, answer: str) -> str:
+        """The reference's ground truth: the scored ids decoded, minus the decoded prompt, stripped."""
+        ds = self.suite.datasets[dataset]
+        prompt = self.template.decode(self._prompt(dataset, row, question))
+        if ds.kind == "text":
+            sample = self.template.completion(row[question], answer, 0, insert_space=ds.insert_space)
+            ids = list(sample.target_ids)
+        else:
+            sample = self.template.qa(row[question], answer, 0, ds.few_shot)
+            ids = list(sample.prompt_ids + sample.target_ids)
+        return self.template.decode(ids).replace(prompt, "").strip()
 
     def generate(self, dataset: str, question: str, max_new: int, stop: list[str]) -> list[str]:
         """Greedy generations of every row, batch by batch with ``model.generate`` (left padding, stop at EOS)."""
@@ -77,7 +89,7 @@ class StraightforwardText(ABC):
             for new in out[:, width:].tolist():
                 if eos is not None and eos in new:
                     new = new[: new.index(eos)]
-                text = self.tokenizer.decode(new, skip_special_tokens=True)
+                text = self.template.decode(new)
                 cuts = [text.find(s) for s in stop if s and s in text]
                 texts.append((text[: min(cuts)] if cuts else text).strip())
         return texts
@@ -89,19 +101,23 @@ class StraightforwardText(ABC):
         max_new = e.args.get("max_new_tokens") or self.generation["max_new_tokens"]
         generations = self.generate(e.dataset, question, max_new, list(e.args.get("stop", ())))
         self.generations_by_entry[e.key] = generations
-        by_index = {}
+        by_index: dict[str, Any] = {}
         for i, (gen, row) in enumerate(zip(generations, ds.rows)):
-            truths = row[target] if isinstance(row[target], list) else [row[target]]
+            listed = isinstance(row[target], list)
+            answers = row[target] if listed else [row[target]]
+            truths = [self._ground_truth(e.dataset, row, question, a) for a in answers]
             scores = [self.scorer.score(target=t, prediction=gen) for t in truths]
-            by_index[str(i)] = {
-                "rouge1_recall": sum(s["rouge1"].recall for s in scores) / len(scores),
-                "rouge1_f1": sum(s["rouge1"].fmeasure for s in scores) / len(scores),
-                "rougeL_recall": sum(s["rougeL"].recall for s in scores) / len(scores),
-                "rougeL_f1": sum(s["rougeL"].fmeasure for s in scores) / len(scores),
-                "generation": gen,
+            value = {
+                "rouge1_recall": [s["rouge1"].recall for s in scores],
+                "rouge1_f1": [s["rouge1"].fmeasure for s in scores],
+                "rougeL_recall": [s["rougeL"].recall for s in scores],
+                "rougeL_f1": [s["rougeL"].fmeasure for s in scores],
+                "generation": [gen] * len(scores),
+                "ground_truth": truths,
             }
+            by_index[str(i)] = value if listed else {name: v[0] for name, v in value.items()}
         kind = e.args.get("rouge_type", "rougeL_recall")
-        values = [v[kind] for v in by_index.values()]
+        values = [sum(v[kind]) / len(v[kind]) if isinstance(v[kind], list) else v[kind] for v in by_index.values()]
         return {"agg_value": sum(values) / len(values), "value_by_index": by_index}
 
     def _harmonic_mean(self, e: MetricEntry) -> dict[str, Any]:

@@ -12,8 +12,9 @@ class EvalDataset:
     """Rows of one evaluation set and how to turn them into prompts.
 
     ``kind="qa"`` formats ``question_field`` with the model's template (answers are scored after it);
-    ``kind="text"`` scores raw text after BOS (membership attacks on documents) or continues ``question_field``
-    verbatim without a template (verbatim memorisation).
+    ``kind="text"`` scores a field as a completion of ``question_field`` without a template (verbatim
+    memorisation; ``insert_space`` puts a space between the two), or, when the scored field is ``question_field``
+    itself, as a whole document after BOS (membership attacks on documents).
     """
 
     name: str
@@ -21,6 +22,7 @@ class EvalDataset:
     question_field: str = "question"
     kind: Literal["qa", "text"] = "qa"
     few_shot: list[tuple[str, str]] = field(default_factory=list)
+    insert_space: bool = False
 
 
 @dataclass
@@ -78,7 +80,11 @@ class Metric:
 
 @dataclass
 class EvalSuite:
-    """Everything one benchmark evaluation needs."""
+    """Everything one benchmark evaluation needs.
+
+    ``aliases`` maps other names of entries (short names users know) to their keys: ``eval.metrics`` accepts
+    them, and tables show them as column labels.
+    """
 
     benchmark: str
     datasets: dict[str, EvalDataset]
@@ -86,3 +92,12 @@ class EvalSuite:
     default_keys: list[str]
     summary_keys: list[str]
     manifest: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def canonical(self, key: str) -> str:
+        """The entry key that ``key`` (an entry key or an alias) names; unknown names are returned as they are."""
+        return self.aliases.get(key, key)
+
+    def label(self, key: str) -> str:
+        """How a table shows entry ``key``: its alias when it has one."""
+        return next((alias for alias, target in self.aliases.items() if target == key), key)

@@ -6,7 +6,15 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-RAW_TAGS = {"user_start_tag": "Question: ", "user_end_tag": "\n", "asst_start_tag": "Answer: ", "asst_end_tag": ""}
+RAW_TAGS = {"user_start_tag": "Question: ", "user_end_tag": "\n", "asst_start_tag": "Answer: ", "asst_end_tag": "\n\n"}
+"""The reference's raw template (its Llama-2-7b-hf and phi-1_5 presets)."""
+TEMPLATE_DEFAULTS = {
+    "apply_chat_template": False,
+    "system_prompt": None,
+    "system_prompt_with_special_tokens": None,
+    "date_string": None,
+    **RAW_TAGS,
+}
 
 
 @dataclass(frozen=True)
@@ -21,8 +29,7 @@ class ModelPreset:
 
     def config(self) -> dict[str, Any]:
         """The ``model`` section this preset stands for."""
-        template = {"apply_chat_template": False, "system_prompt": None, "date_string": None, **RAW_TAGS}
-        template.update(self.template_args)
+        template = {**TEMPLATE_DEFAULTS, **self.template_args}
         return copy.deepcopy(
             {
                 "name": self.name,
@@ -31,7 +38,7 @@ class ModelPreset:
                     "torch_dtype": "bfloat16" if self.pretrained_model_name_or_path else "float32",
                     **self.model_args,
                 },
-                "tokenizer_args": {"pretrained_model_name_or_path": self.pretrained_model_name_or_path},
+                "tokenizer_args": {"pretrained_model_name_or_path": None},  # the model's own, wherever it is
                 "template_args": template,
             }
         )

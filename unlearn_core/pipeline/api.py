@@ -20,6 +20,8 @@ class RunResult:
     output_dir: Path
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    """How the table names a column, where not by its key."""
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 

@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
-from unlearn_core.data import PromptTemplate
 from unlearn_core.errors import ConfigError, TrainingError
 from unlearn_core.pipeline.api import RunResult, record_provenance
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
@@ -16,6 +15,7 @@ from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.pipeline.outputs import current_run, save_model_atomic
 from unlearn_core.plugins import Plugins
+from unlearn_core.token_rules import PromptTemplate
 from unlearn_core.training.zero3 import is_partitioned
 
 
@@ -37,10 +37,10 @@ def _check_best_metric(cfg: ExperimentConfig, suite: Any) -> None:
     metric = cfg.get("trainer.args.metric_for_best_model")
     if metric is None:
         return
-    keys = set(selected_keys(cfg.values, suite))
-    valid = [k for k in suite.summary_keys if k in keys]
-    if metric not in valid:
+    valid = selected_keys(cfg.values, suite)
+    if suite.canonical(metric) not in valid:
         raise ConfigError(unknown_message("trainer.args.metric_for_best_model", str(metric), valid))
+    cfg.values["trainer"]["args"]["metric_for_best_model"] = suite.canonical(metric)
 
 
 def _record_failure(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, exc: BaseException) -> None:
@@ -146,6 +146,7 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         cfg.output_dir,
         rows={"evaluated": evaluation.summary},
         columns=plan.bench.table_columns,
+        labels=plan.labels,
         files=evaluation.files,
         seconds={"eval": evaluation.seconds},
     )
@@ -156,7 +157,7 @@ def _target_row(cfg: ExperimentConfig, plan: Any, starting: Any, tokenizer: Any,
     import json
 
     if plan.embedded is not None:
-        return summary_from_logs(plan.logs(plan.embedded.target_eval), plan.suite.summary_keys), 0.0
+        return summary_from_logs(plan.logs(plan.embedded.target_eval), plan.keys, plan.suite), 0.0
     if not cfg.get("eval.include_target"):
         return {}, 0.0
     out = cfg.output_dir / "evals" / "target"
@@ -205,7 +206,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     if seconds:
         timings["eval_target"] = seconds
     reference_logs = plan.reference_logs
-    rows["retain"] = summary_from_logs(reference_logs, plan.suite.summary_keys) if reference_logs else {}
+    rows["retain"] = summary_from_logs(reference_logs, plan.keys, plan.suite) if reference_logs else {}
 
     checkpoints = _checkpoints(cfg, args)
     latest = checkpoints.latest() if run.resume else None
@@ -233,6 +234,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         args["seed"],
         rank=accelerator.process_index,
         world_size=accelerator.num_processes,
+        anchor=cfg.get("data.anchor"),
     )
     evaluations_log = cfg.output_dir / "eval_log.jsonl"
     if accelerator.is_main_process:
@@ -281,6 +283,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         cfg.output_dir,
         rows=rows,
         columns=plan.bench.table_columns,
+        labels=plan.labels,
         files={"model": cfg.output_dir / "model", **final.files, "log": cfg.output_dir / "train_log.jsonl"},
         seconds=timings,
     )

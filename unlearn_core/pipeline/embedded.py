@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
-from unlearn_core.data import PromptTemplate
 from unlearn_core.default_plugins.models import uses_embedded_model  # noqa: F401  (re-exported)
 from unlearn_core.distributed import LocalAccelerator, is_distributed, main_process_first
 from unlearn_core.models.tiny import build_tiny_llama, train_tokenizer
 from unlearn_core.plugins import Plugins
+from unlearn_core.token_rules import PromptTemplate
 
 CACHE_ENV = "UNLEARN_CACHE_DIR"
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
+"""Part of every embedded cache key: bumped when the token rules or the recipes change the trained models."""
 
 
 @dataclass
@@ -153,21 +154,31 @@ class EmbeddedBuilder:
 
     def evaluation(self, role: str, model_dir: Path, reference: Path | None) -> Path:
         """Cached evaluation of a cached model (the retain model is its own reference)."""
-        from unlearn_core.pipeline.evaluate import eval_manifest, evaluate_model, read_reference
+        from unlearn_core.pipeline.evaluate import (
+            eval_manifest,
+            evaluate_model,
+            read_reference,
+            reference_needs,
+            selected_keys,
+        )
         from unlearn_core.pipeline.models import load_model_and_tokenizer
 
         suite = self.bench.eval_suite(self.cfg)
         manifest = eval_manifest(_with_model(self.cfg, self.cfg["model"]["name"]), suite, self.bench.manifest(self.cfg))
-        key = _digest(model_dir.name, str(reference), manifest, self.cfg["eval"]["metrics"])
+        # the benchmark's defaults and the selection: one cached evaluation serves every selection it covers
+        keys = list(dict.fromkeys([*suite.default_keys, *selected_keys(self.cfg, suite)]))
+        cfg = {**self.cfg, "eval": {**self.cfg["eval"], "metrics": keys}}
+        key = _digest(model_dir.name, str(reference), manifest, sorted(keys))
 
         def build(out: Path) -> None:
             _say(f"[{self.bench.name}] evaluating the {role} model")
-            model, tokenizer = load_model_and_tokenizer(_with_model(self.cfg, str(model_dir)), str(model_dir))
-            ref = read_reference(self.cfg, reference, manifest, self.bench.reference_keys) if reference else None
+            model, tokenizer = load_model_and_tokenizer(_with_model(cfg, str(model_dir)), str(model_dir))
+            needed = reference_needs(suite, self.plugins.metrics, keys)
+            ref = read_reference(cfg, reference, manifest, needed) if reference else None
             evaluate_model(
                 model,
                 tokenizer,
-                self.cfg,
+                cfg,
                 suite,
                 self.plugins,
                 manifest=manifest,

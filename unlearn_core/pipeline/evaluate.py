@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-from unlearn_core.data import PromptTemplate
 from unlearn_core.evaluation.engine import EvaluationEngine, ReferenceModel
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.results import (
@@ -24,6 +23,7 @@ from unlearn_core.evaluation.sharding import can_shard
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.pipeline.outputs import is_main_process
 from unlearn_core.plugins import Plugins
+from unlearn_core.token_rules import PromptTemplate
 
 
 @dataclass
@@ -38,17 +38,47 @@ class Evaluation:
 
 
 def selected_keys(cfg: dict[str, Any], suite: EvalSuite) -> list[str]:
-    """The entries to compute: ``eval.metrics`` or the suite's defaults; unknown names are errors."""
+    """The entries to compute: ``eval.metrics`` (entry keys or their aliases) or the suite's defaults; unknown
+    names are errors listing the valid ones."""
     from unlearn_core.errors import ConfigError
     from unlearn_core.suggest import unknown_message
 
     keys = cfg["eval"]["metrics"] or suite.default_keys
     if isinstance(keys, str):
         keys = [keys]
+    selected: list[str] = []
     for key in keys:
-        if key not in suite.entries:
-            raise ConfigError(unknown_message("metric", key, suite.entries))
-    return list(keys)
+        canonical = suite.canonical(key)
+        if canonical not in suite.entries:
+            raise ConfigError(unknown_message("metric", key, [*suite.entries, *suite.aliases]))
+        if canonical not in selected:
+            selected.append(canonical)
+    return selected
+
+
+def reference_needs(suite: EvalSuite, metrics: Any, keys: list[str]) -> list[str]:
+    """Entries of the retain model's logs that ``keys`` (and what they build on) read: truth ratios, MIA AUCs."""
+    from unlearn_core.evaluation.needs import entry_dependencies
+
+    needed: list[str] = []
+    seen: set[str] = set()
+
+    def visit(key: str) -> None:
+        if key in seen or key not in suite.entries:
+            return
+        seen.add(key)
+        entry = suite.entries[key]
+        metric = metrics.get(entry.metric)
+        for dep in entry_dependencies(entry, metric):
+            visit(dep)
+        if metric.needs_reference_logs:
+            for arg in ("truth_ratio_key", "mia_key"):
+                if arg in entry.args and entry.args[arg] not in needed:
+                    needed.append(entry.args[arg])
+
+    for key in keys:
+        visit(key)
+    return needed
 
 
 @cache
@@ -155,33 +185,27 @@ def evaluate_model(
     try:
         if self_reference:
             needs_ref = [k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
-            engine.run([k for k in keys if k not in needs_ref] + _reference_inputs(suite, needs_ref))
+            engine.run([k for k in keys if k not in needs_ref] + reference_needs(suite, plugins.metrics, needs_ref))
             engine.reference_logs = dict(engine._results)
         results = engine.run(keys)
     finally:
         if was_training:
             model.train()
-    summary = summary_of(results, suite.summary_keys)
+    summary = summary_of(results, keys)
     evaluation = Evaluation(results, summary, seconds=time.perf_counter() - start, engine=engine)
     if out_dir is not None and is_main_process():
-        eval_path, summary_path = write_results(out_dir, suite.benchmark, results, suite.summary_keys, manifest)
+        eval_path, summary_path = write_results(out_dir, suite.benchmark, results, keys, manifest)
         evaluation.files = {"eval": eval_path, "summary": summary_path}
         if partial is not None:
             partial.remove()
     return evaluation
 
 
-def _reference_inputs(suite: EvalSuite, keys: list[str]) -> list[str]:
-    """Entries that reference-needing metrics read from the reference logs (truth ratios, MIA AUCs)."""
-    inputs = []
-    for key in keys:
-        args = suite.entries[key].args
-        for arg in ("truth_ratio_key", "mia_key"):
-            if arg in args:
-                inputs.append(args[arg])
-    return inputs
-
-
-def summary_from_logs(logs: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    """Headline values from a loaded ``<BENCH>_EVAL.json``."""
-    return summary_of({k: v for k, v in logs.items() if isinstance(v, dict)}, keys)
+def summary_from_logs(logs: dict[str, Any], keys: list[str], suite: EvalSuite | None = None) -> dict[str, Any]:
+    """Values of ``keys`` from a loaded ``<BENCH>_EVAL.json`` (older files may name an entry by its alias)."""
+    entries = {k: v for k, v in logs.items() if isinstance(v, dict)}
+    if suite is not None:
+        for alias, key in suite.aliases.items():
+            if alias in entries and key not in entries:
+                entries[key] = entries[alias]
+    return summary_of(entries, keys)

@@ -11,7 +11,14 @@ from unlearn_core.config import ExperimentConfig
 from unlearn_core.errors import ReferenceLogError
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, EmbeddedModels, uses_embedded_model
-from unlearn_core.pipeline.evaluate import Evaluation, eval_manifest, evaluate_model, read_reference, selected_keys
+from unlearn_core.pipeline.evaluate import (
+    Evaluation,
+    eval_manifest,
+    evaluate_model,
+    read_reference,
+    reference_needs,
+    selected_keys,
+)
 from unlearn_core.plugins import Plugins
 
 
@@ -26,6 +33,8 @@ class EvaluationPlan:
     manifest: dict[str, Any]
     reference_logs: dict[str, Any] | None
     embedded: EmbeddedModels | None
+    keys: list[str]
+    """The selected entries (``eval.metrics`` or the benchmark's defaults, aliases resolved)."""
 
     def evaluate(self, model: Any, tokenizer: Any, out_dir: Path | None, progress: bool = True) -> Evaluation:
         """Evaluate ``model`` with this plan's suite and reference; write result files when ``out_dir`` is given."""
@@ -42,6 +51,11 @@ class EvaluationPlan:
             shard=True,
         )
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """Column labels of the summary table (an entry's alias when it has one)."""
+        return {key: self.suite.label(key) for key in self.bench.table_columns}
+
     def logs(self, path: Path) -> dict[str, Any]:
         """Read a cached ``<BENCH>_EVAL.json`` of this setting (checked against the manifest)."""
         return read_reference(self.cfg.values, path, self.manifest, [])
@@ -52,14 +66,15 @@ def plan_evaluation(cfg: ExperimentConfig, plugins: Plugins, benchmark: str) -> 
     bench = plugins.benchmarks.get(benchmark)
     suite = bench.eval_suite(cfg.values)
     keys = selected_keys(cfg.values, suite)
+    needed = reference_needs(suite, plugins.metrics, keys)
     manifest = eval_manifest(cfg.values, suite, bench.manifest(cfg.values))
     ref_path = cfg.get("retain_logs_path")
-    reference = read_reference(cfg.values, ref_path, manifest, bench.reference_keys) if ref_path else None
+    reference = read_reference(cfg.values, ref_path, manifest, needed) if ref_path else None
     embedded = None
     if uses_embedded_model(cfg.values):
         embedded = EmbeddedBuilder(bench, cfg.values, plugins).all()
         if reference is None:
-            reference = read_reference(cfg.values, embedded.retain_eval, manifest, bench.reference_keys)
+            reference = read_reference(cfg.values, embedded.retain_eval, manifest, needed)
     if reference is None:
         needing = [k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
         if needing:
@@ -67,4 +82,4 @@ def plan_evaluation(cfg: ExperimentConfig, plugins: Plugins, benchmark: str) -> 
                 f"{', '.join(needing)} need the retain model's logs: pass retain_logs_path=<{suite.benchmark.upper()}"
                 f"_EVAL.json of the retain model>, or choose metrics with eval.metrics=[...]"
             )
-    return EvaluationPlan(cfg, plugins, bench, suite, manifest, reference, embedded)
+    return EvaluationPlan(cfg, plugins, bench, suite, manifest, reference, embedded, keys)

@@ -58,6 +58,7 @@ def experiment_command(cfg: ExperimentConfig, plugins: Plugins, steps: list[Expe
     done: list[dict[str, Any]] = []
     previous_model: str | None = None
     columns: list[str] = []
+    labels: dict[str, str] = {}
     for step in steps:
         step_cfg = _step_config(base, step, previous_model)
         begin_run(step_cfg.output_dir, step_cfg.values, overwrite=True, resume=False)
@@ -68,7 +69,7 @@ def experiment_command(cfg: ExperimentConfig, plugins: Plugins, steps: list[Expe
             error = f"step {step.name}: {exc or type(exc).__name__}"
             record_provenance(cfg, plugins, None, {"steps": done, "error": error}, status=status)
             raise
-        columns = result.columns
+        columns, labels = result.columns, result.labels
         for name in ("target", "retain"):
             if name not in rows and result.rows.get(name):
                 rows[name] = result.rows[name]
@@ -80,4 +81,4 @@ def experiment_command(cfg: ExperimentConfig, plugins: Plugins, steps: list[Expe
     seconds["total"] = time.perf_counter() - start
     record_provenance(cfg, plugins, None, {"steps": done, "timings": seconds})
     files = {"summary": cfg.output_dir / SUMMARY_FILE, **{s["name"]: cfg.output_dir / s["name"] for s in done}}
-    return RunResult(cfg.output_dir, rows=rows, columns=columns, files=files, seconds=seconds)
+    return RunResult(cfg.output_dir, rows=rows, columns=columns, labels=labels, files=files, seconds=seconds)

@@ -52,12 +52,13 @@ class FinetuneBatches:
 
 @dataclass
 class ForgetRetainBatches:
-    """One epoch = one pass over the forget set; each forget sample gets a uniformly drawn retain sample.
+    """One epoch = one pass over the anchor set (the forget set by default, ``anchor="retain"`` the retain set);
+    each of its samples gets a uniformly drawn sample of the other set.
 
-    Retain draws are with replacement, redrawn every epoch. The draw for each position of the epoch's global forget
-    order comes from one seeded generator, and each data-parallel rank takes its own positions, so ranks train on
-    different retain samples (unlike a generator seeded the same on every rank) and the union over ranks is the
-    same whatever the world size: a 2-process run sees the same global batches as a 1-process run.
+    Draws are with replacement, redrawn every epoch. The draw for each position of the epoch's global anchor order
+    comes from one seeded generator, and each data-parallel rank takes its own positions, so ranks train on
+    different draws (unlike a generator seeded the same on every rank) and the union over ranks is the same
+    whatever the world size: a 2-process run sees the same global batches as a 1-process run.
     """
 
     forget: Sequence[Tokenized]
@@ -67,15 +68,24 @@ class ForgetRetainBatches:
     seed: int
     rank: int = 0
     world_size: int = 1
+    anchor: str = "forget"
+
+    def _sizes(self) -> tuple[int, int]:
+        """(anchor set size, other set size)."""
+        if self.anchor == "retain":
+            return len(self.retain), len(self.forget)
+        return len(self.forget), len(self.retain)
 
     def __len__(self) -> int:
-        return math.ceil(math.ceil(len(self.forget) / self.world_size) / self.batch_size)
+        return math.ceil(math.ceil(self._sizes()[0] / self.world_size) / self.batch_size)
 
     def pairs(self, epoch: int) -> list[tuple[int, int]]:
         """(forget index, retain index) pairs this rank trains on in ``epoch``."""
-        order = torch.randperm(len(self.forget), generator=_generator(self.seed, epoch)).tolist()
-        draws = torch.randint(len(self.retain), (len(order),), generator=_generator(self.seed + 1, epoch)).tolist()
-        return [(order[p], draws[p]) for p in shard_positions(len(order), self.rank, self.world_size)]
+        anchored, other = self._sizes()
+        order = torch.randperm(anchored, generator=_generator(self.seed, epoch)).tolist()
+        draws = torch.randint(other, (len(order),), generator=_generator(self.seed + 1, epoch)).tolist()
+        mine = [(order[p], draws[p]) for p in shard_positions(len(order), self.rank, self.world_size)]
+        return [(b, a) for a, b in mine] if self.anchor == "retain" else mine
 
     def epoch(self, epoch: int) -> Iterator[dict[str, dict[str, torch.Tensor]]]:
         """``{"forget": batch, "retain": batch}`` micro-batches of one epoch."""

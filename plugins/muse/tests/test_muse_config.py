@@ -35,7 +35,7 @@ def test_defaults_published_splits_and_embedded_protocol(plugins):
         "retain1",
         "holdout",
     ]
-    assert cfg.get("data.forget") == "raw" and cfg.get("data.retain") == "raw"
+    assert cfg.get("data.forget") == "MUSE_forget" and cfg.get("data.retain") == "MUSE_retain"
     assert cfg.get("trainer.args.lr_scheduler_type") == "constant"
     assert cfg.get("data.max_length") == 256
     assert cfg.get("task_name") == "muse_NPO_News_forget"
@@ -115,8 +115,10 @@ def test_verbmem_length_follows_the_data_not_the_model(plugins):
     bench = plugins.benchmarks.get("muse")
     for path in ([], ["model.model_args.pretrained_model_name_or_path=/some/model"]):
         suite = bench.eval_suite(_resolve(plugins, *SMALL, *path).values)
-        assert suite.entries["verbmem_f"].args["max_new_tokens"] == 64  # embedded continuations: 50-65 tokens
-        assert suite.entries["knowmem_f"].args["max_new_tokens"] == 32
+        assert (
+            suite.entries["forget_verbmem_ROUGE"].args["max_new_tokens"] == 64
+        )  # embedded continuations: 50-65 tokens
+        assert suite.entries["forget_knowmem_ROUGE"].args["max_new_tokens"] == 32
 
 
 def test_manifest_records_the_data_split_but_not_the_unlearned_split(plugins):
@@ -133,11 +135,11 @@ def test_scalability_and_sustainability_presets_make_four_steps(plugins):
     assert scal.get("task_name") == "muse_NPO_News_scalability"
     steps = bench.experiment_steps(scal.values)
     assert [s.name for s in steps] == ["forget_1", "forget_2", "forget_3", "forget_4"]
-    assert steps[2].overrides == {"data.forget": "scal", "forget_split": "forget_3"}
+    assert steps[2].overrides == {"data.forget": "MUSE_forget_scal", "forget_split": "forget_3"}
     assert not any(s.continue_from_previous for s in steps)
     sust = bench.experiment_steps(_resolve(plugins, "experiment=unlearn/muse/sustainability").values)
     assert [s.continue_from_previous for s in sust] == [False, True, True, True]
-    assert sust[3].overrides == {"data.forget": "sust", "forget_split": "forget_4"}
+    assert sust[3].overrides == {"data.forget": "MUSE_forget_sust", "forget_split": "forget_4"}
     assert bench.experiment_steps(_resolve(plugins).values) == []
     with pytest.raises(ConfigError, match="picks its forget sets itself"):
         _resolve(plugins, "experiment=unlearn/muse/scalability", "forget_split=forget_2", "data.forget=scal")

@@ -54,10 +54,18 @@ def test_muse_run_and_sustainability_experiment(tmp_path):
     out = tmp_path / "saves" / "unlearn" / "muse_NPO_News_forget"
     logs = json.loads((out / "evals" / "MUSE_EVAL.json").read_text())
     assert logs["manifest"]["data_split"] == "News" and logs["manifest"]["benchmark"] == "muse"
-    assert {"verbmem_f", "knowmem_f", "knowmem_r", "privleak", "extraction_strength", "mia_min_k"} <= set(logs)
-    assert len(logs["verbmem_f"]["value_by_index"]) == 8 and len(logs["knowmem_f"]["value_by_index"]) == 8
+    keys = {"forget_verbmem_ROUGE", "forget_knowmem_ROUGE", "retain_knowmem_ROUGE", "privleak", "extraction_strength"}
+    assert keys | {"mia_min_k"} <= set(logs)
+    assert len(logs["forget_verbmem_ROUGE"]["value_by_index"]) == 8
+    assert len(logs["forget_knowmem_ROUGE"]["value_by_index"]) == 8
     summary = json.loads((out / "evals" / "MUSE_SUMMARY.json").read_text())
-    assert list(summary) == ["verbmem_f", "knowmem_f", "knowmem_r", "privleak", "extraction_strength"]
+    assert list(summary) == [
+        "forget_knowmem_ROUGE",
+        "retain_knowmem_ROUGE",
+        "forget_verbmem_ROUGE",
+        "privleak",
+        "extraction_strength",
+    ]
 
     sust = _unlearn(tmp_path, "run", "--benchmark", "muse", "--method", "npo",
                     "experiment=unlearn/muse/sustainability", *TINY)  # fmt: skip

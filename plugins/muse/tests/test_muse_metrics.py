@@ -9,12 +9,12 @@ import pytest
 import torch
 from unlearn_muse.suite import KNOWMEM_STOP, muse_suite
 
-from unlearn_core.data import PromptTemplate
 from unlearn_core.evaluation import builtin_metrics
 from unlearn_core.metrics import mia
 from unlearn_core.metrics.rouge import cut_at_stop_strings, rouge_scores
 from unlearn_core.models.presets import RAW_TAGS
 from unlearn_core.models.tiny import train_tokenizer
+from unlearn_core.token_rules import PromptTemplate
 
 
 def _data() -> dict[str, list[dict[str, str]]]:
@@ -55,6 +55,12 @@ class FakeEngine:
     def texts(self, dataset: str, field: str) -> list[Any]:
         return [row[field] for row in self.dataset(dataset).rows]
 
+    def ground_truths(self, dataset: str, field: str, question_field: str | None = None) -> list[Any]:
+        return [text.strip() for text in self.texts(dataset, field)]
+
+    def inputs(self, dataset: str, question_field: str | None = None) -> list[str]:
+        return self.texts(dataset, question_field or self.dataset(dataset).question_field)
+
     def result(self, key: str) -> dict[str, Any]:
         return self.results[key]
 
@@ -86,7 +92,7 @@ def test_stop_strings_cut_each_sequence_at_its_own_first_stop():
 def test_knowmem_entry_scores_rouge_l_f1_of_cut_generations():
     suite = muse_suite(_data())
     ctx = FakeEngine(suite, ["Ur Finril led the crews\n\nQuestion: next?"])
-    result = builtin_metrics.rouge(ctx, suite.entries["knowmem_f"])
+    result = builtin_metrics.rouge(ctx, suite.entries["forget_knowmem_ROUGE"])
     assert ctx.calls == [("knowmem_forget", 32, KNOWMEM_STOP)]
     assert result["value_by_index"]["0"]["generation"] == "Ur Finril led the crews"
     assert result["agg_value"] == pytest.approx(0.5714285714)
@@ -95,11 +101,11 @@ def test_knowmem_entry_scores_rouge_l_f1_of_cut_generations():
 def test_verbmem_entry_continues_the_prompt_and_scores_against_gt():
     suite = muse_suite(_data())
     ctx = FakeEngine(suite, ["in Kasvale on 3 May. Then rain."])
-    result = builtin_metrics.rouge(ctx, suite.entries["verbmem_f"])
+    result = builtin_metrics.rouge(ctx, suite.entries["forget_verbmem_ROUGE"])
     assert ctx.calls == [("verbmem_forget", 128, ())]
     # reference: in kasvale on 3 may (5); prediction adds: then rain (7); LCS 5
     assert result["agg_value"] == pytest.approx(2 * (5 / 7) * 1.0 / (5 / 7 + 1.0))
-    assert muse_suite(_data(), 64).entries["verbmem_f"].args["max_new_tokens"] == 64
+    assert muse_suite(_data(), 64).entries["forget_verbmem_ROUGE"].args["max_new_tokens"] == 64
 
 
 def test_few_shot_prompt_puts_every_icl_turn_before_the_question():
@@ -137,14 +143,26 @@ def test_min_k_attack_and_privleak_golden_values():
 def test_suite_layout_matches_the_muse_definitions():
     suite = muse_suite(_data())
     assert suite.benchmark == "muse"
-    assert suite.default_keys == ["verbmem_f", "knowmem_f", "knowmem_r", "privleak", "extraction_strength"]
+    assert suite.default_keys == [
+        "forget_knowmem_ROUGE",
+        "retain_knowmem_ROUGE",
+        "forget_verbmem_ROUGE",
+        "privleak",
+        "extraction_strength",
+    ]
+    assert suite.aliases == {
+        "verbmem_f": "forget_verbmem_ROUGE",
+        "knowmem_f": "forget_knowmem_ROUGE",
+        "knowmem_r": "retain_knowmem_ROUGE",
+    }
+    assert suite.datasets["verbmem_forget"].insert_space
     assert suite.datasets["verbmem_forget"].kind == "text"
     assert suite.datasets["verbmem_forget"].question_field == "prompt"
     assert suite.datasets["knowmem_retain"].few_shot == [("When was the flood in Obby?", "2 May")]
     for name in ("privleak_forget", "privleak_holdout"):
         assert (suite.datasets[name].kind, suite.datasets[name].question_field) == ("text", "text")
     entries = suite.entries
-    assert entries["knowmem_r"].args == {
+    assert entries["retain_knowmem_ROUGE"].args == {
         "target": "answer",
         "rouge_type": "rougeL_f1",
         "max_new_tokens": 32,

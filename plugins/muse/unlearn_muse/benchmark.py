@@ -7,10 +7,11 @@ from itertools import cycle, islice
 from typing import Any
 
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe, ExperimentStep
-from unlearn_core.data import PromptTemplate, Tokenized
+from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError, UnknownNameError
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.suggest import unknown_message
+from unlearn_core.token_rules import PromptTemplate
 from unlearn_muse import embedded
 from unlearn_muse.config import (
     EMBEDDED_BASE_ARGS,
@@ -21,6 +22,7 @@ from unlearn_muse.config import (
     presets,
     validate_muse_config,
 )
+from unlearn_muse.datasets import dataset_of
 from unlearn_muse.embedded import N_ICL
 from unlearn_muse.embedded_training import question_drills
 from unlearn_muse.schema import STEP_SPLITS
@@ -92,7 +94,7 @@ class MuseBenchmark(Benchmark):
         return [
             ExperimentStep(
                 split,
-                {"data.forget": subset, "forget_split": split},
+                {"data.forget": f"MUSE_forget_{subset}", "forget_split": split},
                 continue_from_previous=kind == "sustainability" and k > 0,
             )
             for k, split in enumerate(STEP_SPLITS)
@@ -141,17 +143,32 @@ class MuseBenchmark(Benchmark):
         return rows
 
     def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
-        """``<data.forget>/<forget_split>`` (raw/forget by default) and ``raw/<retain_split>``, chunked.
+        """``<data.forget>/<forget_split>`` (raw/forget by default) and ``raw/<retain_split>``, chunked as the
+        reference chunks them (documents joined by a blank line).
 
         Embedded data adds the question drills of those documents, as the embedded models learned them.
         """
-        forget_part = (cfg["data"]["forget"], cfg["forget_split"])
-        retain_part = (cfg["data"]["retain"], cfg["retain_split"])
-        forget = self._chunks(cfg, template, [forget_part])
-        forget += self._drills(cfg, template, "forget", [forget_part], len(forget))
-        retain = self._chunks(cfg, template, [retain_part])
-        retain += self._drills(cfg, template, "retain", [retain_part], len(retain))
+        forget = self._named(cfg, template, "forget", cfg["data"]["forget"], cfg["forget_split"])
+        retain = self._named(cfg, template, "retain", cfg["data"]["retain"], cfg["retain_split"])
         return forget, retain
+
+    def _named(
+        self, cfg: dict[str, Any], template: PromptTemplate, role: str, name: str, split: str
+    ) -> list[Tokenized]:
+        """Samples of data set ``name``: documents chunked as the reference chunks them (joined by a blank line,
+        cut into ``data.max_length`` pieces), knowmem questions after their few-shot examples, verbmem
+        completions; embedded documents also bring the question drills the embedded models learned them with."""
+        dataset = dataset_of(name)
+        splits = dataset.splits or (split,)
+        rows = [row for s in splits for row in self._load(cfg, dataset.subset, s)]
+        if dataset.subset == "knowmem":
+            shots = [p for s in splits for p in self._pairs(cfg, f"{s}_icl")]
+            return template.qa_many([r["question"] for r in rows], [r["answer"] for r in rows], shots)
+        if dataset.subset == "verbmem":
+            return template.completion_many([r["prompt"] for r in rows], [r["gt"] for r in rows], insert_space=True)
+        chunks = template.pretraining_chunks([row["text"] for row in rows])
+        parts = [(dataset.subset, s) for s in splits]
+        return chunks + self._drills(cfg, template, role, parts, len(chunks))
 
     def _drills(
         self, cfg: dict[str, Any], template: PromptTemplate, role: str, parts: list[tuple[str, str]], start: int
@@ -169,7 +186,8 @@ class MuseBenchmark(Benchmark):
         """verbmem/forget, knowmem forget/retain QA with their few-shot splits, privleak forget vs holdout."""
         data = {f"{subset}_{split}": self._load(cfg, subset, split) for subset, split in EVAL_SPLITS}
         embedded_data = cfg["data"]["source"] == EMBEDDED_SOURCE
-        return muse_suite(data, EMBEDDED_VERBMEM_MAX_NEW_TOKENS if embedded_data else VERBMEM_MAX_NEW_TOKENS)
+        verbmem = EMBEDDED_VERBMEM_MAX_NEW_TOKENS if embedded_data else VERBMEM_MAX_NEW_TOKENS
+        return muse_suite(data, verbmem, classifier=cfg["eval"]["classifier_model"])
 
     # ---- embedded default -----------------------------------------------------------------------------------------
     def embedded_recipe(self, cfg: dict[str, Any]) -> EmbeddedRecipe:
@@ -186,7 +204,7 @@ class MuseBenchmark(Benchmark):
                 for doc in docs:
                     yield doc.text
                     for question, answer in doc.qa:
-                        yield f"Question: {question}\nAnswer: {answer}"
+                        yield f"Question: {question}\nAnswer:{answer}"
 
         def base_rows(template: PromptTemplate) -> list[Tokenized]:
             texts, qa = embedded.background_rows(split, **args)

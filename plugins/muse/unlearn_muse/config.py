@@ -7,6 +7,7 @@ from typing import Any
 
 from unlearn_core.errors import ConfigError, UnknownNameError
 from unlearn_core.suggest import unknown_message
+from unlearn_muse.datasets import DATASETS, NATIVE_FORGET, dataset_of
 from unlearn_muse.embedded import EMBEDDED_DEFAULTS, check_args
 from unlearn_muse.schema import DATA_SPLITS, HUB_IDS, STEP_SPLITS, SUBSETS
 from unlearn_muse.sources import EMBEDDED_SOURCE, check_dir, embedded_args
@@ -50,18 +51,17 @@ RECIPE_KEYS: dict[str, int] = {
 EMBEDDED_MAX_LENGTH = 256
 """Every embedded document fits in one chunk of this many tokens."""
 
-FORGET_SUBSETS: tuple[str, ...] = ("raw", "scal", "sust")
 RETAIN_SPLITS: tuple[str, ...] = ("retain1", "retain2")
 TRAIN_CHOICES: tuple[str, ...] = ("target", "retain")
 
 
 def config_defaults(mode: str) -> dict[str, Any]:
-    """Published protocol and the default splits (News, raw/forget, raw/retain1, privleak/holdout)."""
+    """Published protocol and the default splits (News, raw/retain1, privleak/holdout; the forget split is the
+    forget data set's own default, ``raw/forget`` for ``MUSE_forget``)."""
     return {
         "trainer": {"args": dict(PUBLISHED_UNLEARN_ARGS)},
-        "data": {"max_length": 2048, "forget": "raw", "retain": "raw", "train": "target"},
+        "data": {"max_length": 2048, "forget": "MUSE_forget", "retain": "MUSE_retain", "train": "target"},
         "data_split": "News",
-        "forget_split": "forget",
         "retain_split": "retain1",
         "holdout_split": "holdout",
     }
@@ -113,38 +113,53 @@ def needed_splits(cfg: dict[str, Any], kind: str | None) -> list[tuple[str, str]
     parts = list(EVAL_SPLITS)
     if cfg["mode"] == "unlearn":
         if kind is None:
-            parts.append((cfg["data"]["forget"], cfg["forget_split"]))
+            parts += data_parts(cfg["data"]["forget"], cfg["forget_split"])
         else:
             subset = "scal" if kind == "scalability" else "sust"
             parts += [(subset, split) for split in STEP_SPLITS]
-        parts.append((cfg["data"]["retain"], cfg["retain_split"]))
+        parts += data_parts(cfg["data"]["retain"], cfg["retain_split"])
+    return list(dict.fromkeys(parts))
+
+
+def data_parts(name: str, split: str) -> list[tuple[str, str]]:
+    """The (subset, split) pairs that data set ``name`` reads when the run's split for it is ``split``."""
+    dataset = dataset_of(name)
+    splits = dataset.splits or (split,)
+    parts = [(dataset.subset, s) for s in splits]
+    if dataset.subset == "knowmem":  # with its few-shot examples
+        parts += [(dataset.subset, f"{s}_icl") for s in splits]
     return parts
+
+
+def _check_data_set(key: str, name: str, native: tuple[str, ...]) -> None:
+    if name not in DATASETS and name not in native:
+        raise UnknownNameError(unknown_message(f"MUSE data set (data.{key})", str(name), [*DATASETS, *native]))
 
 
 def validate_muse_config(cfg: dict[str, Any], kind: str | None) -> None:
     """Check and complete the MUSE keys of ``cfg`` in place; errors name the key and the valid choices."""
     cfg["data_split"] = _data_split(cfg)
     data = cfg["data"]
-    data["forget"] = data.get("forget") or "raw"
-    data["retain"] = data.get("retain") or "raw"
+    data["forget"] = data.get("forget") or "MUSE_forget"
+    data["retain"] = data.get("retain") or "MUSE_retain"
     data["train"] = data.get("train") or "target"
-    _choice("MUSE forget subset (data.forget)", data["forget"], FORGET_SUBSETS)
-    _choice("MUSE retain subset (data.retain)", data["retain"], ("raw",))
+    _check_data_set("forget", data["forget"], NATIVE_FORGET)
+    _check_data_set("retain", data["retain"], ("raw",))
     _choice("MUSE data.train", data["train"], TRAIN_CHOICES)
-    cfg["forget_split"] = cfg.get("forget_split") or ("forget" if data["forget"] == "raw" else STEP_SPLITS[-1])
-    _choice(f"split of MUSE subset '{data['forget']}' (forget_split)", cfg["forget_split"], SUBSETS[data["forget"]])
+    forget = dataset_of(data["forget"])
+    cfg["forget_split"] = cfg.get("forget_split") or forget.default
+    if forget.splits is None:
+        _choice(f"split of MUSE subset '{forget.subset}' (forget_split)", cfg["forget_split"], SUBSETS[forget.subset])
     cfg["retain_split"] = cfg.get("retain_split") or "retain1"
     _choice("MUSE retain_split", cfg["retain_split"], RETAIN_SPLITS)
     cfg["holdout_split"] = cfg.get("holdout_split") or "holdout"
     _choice("MUSE holdout_split", cfg["holdout_split"], ("holdout",))
-    if data.get("anchor") not in (None, "forget"):
-        raise ConfigError("data.anchor: MUSE unlearning iterates over the forget set; only 'forget' is supported")
     for key in cfg.get("experiment_args", {}):
         _choice("MUSE experiment_args key", key, ("steps",))
     if kind is not None:
         if cfg["mode"] != "unlearn":
             raise ConfigError(f"experiment_args.steps={kind} is an unlearning experiment: use 'unlearn run'")
-        if data["forget"] != "raw" or cfg["forget_split"] != "forget":
+        if dataset_of(data["forget"]).subset != "raw" or cfg["forget_split"] != "forget":
             raise ConfigError(f"the {kind} experiment picks its forget sets itself: drop data.forget/forget_split")
         if not cfg.get("task_name"):
             cfg["task_name"] = f"muse_{cfg['trainer']['name']}_{cfg['data_split']}_{kind}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from unlearn_core.data import PromptTemplate, Tokenized
+from unlearn_core.data import Tokenized
+from unlearn_core.token_rules import PromptTemplate
 
 QA = tuple[str, str]
 SHOT_SHARE = 1.0

@@ -1,4 +1,4 @@
-"""Entry point of the MUSE plugin: registers the benchmark (heavy imports happen inside the hook)."""
+"""Entry point of the MUSE plugin: registers the benchmark and its named data sets (heavy imports inside the hooks)."""
 
 from __future__ import annotations
 
@@ -13,3 +13,13 @@ def register_benchmarks(register: Any) -> None:
     from unlearn_muse.benchmark import MuseBenchmark
 
     register(MuseBenchmark.name, MuseBenchmark())
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    """Register the reference's MUSE dataset names (``MUSE_forget``, ``MUSE_forget_scal``, ...)."""
+    from unlearn_core import NamedDataset
+    from unlearn_muse.datasets import DATASETS
+
+    for name, dataset in DATASETS.items():
+        register(name, NamedDataset(name, "muse", dataset.description))

@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
-from unlearn_core.data import PromptTemplate, Tokenized
+from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.suggest import unknown_message
+from unlearn_core.token_rules import PromptTemplate
 from unlearn_tofu import embedded
+from unlearn_tofu.datasets import DATASETS, qa_pairs, resolve
 from unlearn_tofu.schema import TOFU_CONFIG_NAMES
 from unlearn_tofu.sources import EMBEDDED_SOURCE, load_tofu_config
 from unlearn_tofu.splits import evaluation_configs, resolve_splits
@@ -104,10 +106,9 @@ class TofuBenchmark(Benchmark):
             raise ConfigError(unknown_message("TOFU data.train", str(train), TRAIN_CHOICES))
         for key in ("forget", "retain"):
             name = cfg["data"].get(key)
-            if name is not None and name not in TOFU_CONFIG_NAMES:
-                raise ConfigError(unknown_message(f"TOFU config for data.{key}", str(name), TOFU_CONFIG_NAMES))
-        if cfg["data"].get("anchor") not in (None, "forget"):
-            raise ConfigError("data.anchor: TOFU unlearning iterates over the forget set; only 'forget' is supported")
+            if name is not None and name not in TOFU_CONFIG_NAMES and name not in DATASETS:
+                choices = [*DATASETS, *TOFU_CONFIG_NAMES]
+                raise ConfigError(unknown_message(f"TOFU data set for data.{key}", str(name), choices))
         for key in cfg["data"]["embedded"]:
             if key not in embedded.EMBEDDED_DEFAULTS and key not in RECIPE_KEYS:
                 choices = [*embedded.EMBEDDED_DEFAULTS, *RECIPE_KEYS]
@@ -125,21 +126,25 @@ class TofuBenchmark(Benchmark):
         """``full`` for the target model, ``retainXX`` for the retain model."""
         train = cfg["data"].get("train") or "target"
         config = cfg["retain_split"] if train == "retain" else "full"
-        return [template.qa(r["question"], r["answer"], i) for i, r in enumerate(self._load(cfg, config))]
+        return _qa_rows(template, self._load(cfg, config))
 
     def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
-        """``forgetXX`` and ``retainXX`` (or the configs named by ``data.forget`` / ``data.retain``)."""
-        forget = self._load(cfg, cfg["data"].get("forget") or cfg["forget_split"])
-        retain = self._load(cfg, cfg["data"].get("retain") or cfg["retain_split"])
+        """``TOFU_QA_forget`` and ``TOFU_QA_retain`` (the forget and retain splits), or the data sets or configs
+        named by ``data.forget`` / ``data.retain``."""
         return (
-            [template.qa(r["question"], r["answer"], i) for i, r in enumerate(forget)],
-            [template.qa(r["question"], r["answer"], i) for i, r in enumerate(retain)],
+            self._named(cfg, template, cfg["data"].get("forget") or "TOFU_QA_forget"),
+            self._named(cfg, template, cfg["data"].get("retain") or "TOFU_QA_retain"),
         )
+
+    def _named(self, cfg: dict[str, Any], template: PromptTemplate, name: str) -> list[Tokenized]:
+        config, dataset = resolve(name, cfg)
+        return template.qa_many(*qa_pairs(self._load(cfg, config), dataset))
 
     def eval_suite(self, cfg: dict[str, Any]) -> EvalSuite:
         """forget = ``{forget_split}_perturbed``, retain = ``retain_perturbed``, ra, wf, holdout = ``holdoutXX``."""
         configs = evaluation_configs(cfg["forget_split"], cfg["holdout_split"])
-        return tofu_suite({role: self._load(cfg, config) for role, config in configs.items()})
+        data = {role: self._load(cfg, config) for role, config in configs.items()}
+        return tofu_suite(data, classifier=cfg["eval"]["classifier_model"])
 
     # ---- embedded default -----------------------------------------------------------------------------------------
     def embedded_recipe(self, cfg: dict[str, Any]) -> EmbeddedRecipe:
@@ -161,8 +166,7 @@ class TofuBenchmark(Benchmark):
                 yield row["answer"]
 
         def base_rows(template: PromptTemplate) -> list[Tokenized]:
-            rows = embedded.base_training_rows(args["seed"])
-            return [template.qa(r["question"], r["answer"], i) for i, r in enumerate(rows)]
+            return _qa_rows(template, embedded.base_training_rows(args["seed"]))
 
         recipe = {**RECIPE_KEYS, **{k: v for k, v in cfg["data"]["embedded"].items() if k in RECIPE_KEYS}}
         return EmbeddedRecipe(
@@ -172,3 +176,8 @@ class TofuBenchmark(Benchmark):
             base_args={**EMBEDDED_BASE_ARGS, "num_train_epochs": recipe["base_epochs"]},
             finetune_args={**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": recipe["finetune_epochs"]},
         )
+
+
+def _qa_rows(template: PromptTemplate, rows: list[dict[str, Any]]) -> list[Tokenized]:
+    """Question/answer rows as scored sequences (the reference's token rule)."""
+    return template.qa_many([r["question"] for r in rows], [r["answer"] for r in rows])

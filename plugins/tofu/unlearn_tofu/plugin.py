@@ -1,4 +1,4 @@
-"""Entry point of the TOFU plugin: registers the benchmark (heavy imports happen inside the hook)."""
+"""Entry point of the TOFU plugin: registers the benchmark and its named data sets (heavy imports inside the hooks)."""
 
 from __future__ import annotations
 
@@ -13,3 +13,13 @@ def register_benchmarks(register: Any) -> None:
     from unlearn_tofu.benchmark import TofuBenchmark
 
     register(TofuBenchmark.name, TofuBenchmark())
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    """Register the reference's TOFU dataset names (``TOFU_QA_forget``, ``TOFU_QA_forget_para``, ...)."""
+    from unlearn_core import NamedDataset
+    from unlearn_tofu.datasets import DATASETS
+
+    for name, dataset in DATASETS.items():
+        register(name, NamedDataset(name, "tofu", dataset.description))

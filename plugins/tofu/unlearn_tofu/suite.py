@@ -30,13 +30,9 @@ UTILITY_KEYS = [
 
 
 def _rouge_variants(part: str, rouge: dict[str, Any]) -> list[MetricEntry]:
-    """ROUGE on the paraphrased and perturbed answers (docs/metrics.md).
-
-    ``PARA_ROUGE``: generation from ``paraphrased_question`` scored against ``paraphrased_answer``.
-    ``PERT_ROUGE``: the ``Q_A_ROUGE`` generation (from ``question``) scored against each ``perturbed_answer``, mean
-    per sample (high = the model's answer is as close to the wrong answers as to the right one).
-    """
-    para = {**rouge, "question_field": "paraphrased_question", "target": "paraphrased_answer"}
+    """ROUGE of the ``Q_A_ROUGE`` generation (from ``question``) against the paraphrased answer and against each
+    perturbed answer (one score per perturbed answer), as the reference defines them (docs/metrics.md)."""
+    para = {**rouge, "target": "paraphrased_answer", "draft": "answer"}
     pert = {**rouge, "target": "perturbed_answer", "draft": "answer"}
     return [
         MetricEntry(f"{part}_Q_A_PARA_ROUGE", "rouge", part, para),
@@ -44,7 +40,20 @@ def _rouge_variants(part: str, rouge: dict[str, Any]) -> list[MetricEntry]:
     ]
 
 
-def _entries(max_new_tokens: int | None) -> list[MetricEntry]:
+def _truth_ratio(key: str, part: str, correct: str, aggregator: str) -> MetricEntry:
+    """A truth ratio; the probabilities it compares are entries of their own (``precompute``), as in the reference
+    result files."""
+    correct_key = f"{part}_Q_A_PARA_Prob" if correct == "paraphrased_answer" else f"{part}_Q_A_Prob"
+    args = {
+        "correct": correct,
+        "wrong": "perturbed_answer",
+        "aggregator": aggregator,
+        "precompute": [correct_key, f"{part}_Q_A_PERT_Prob"],
+    }
+    return MetricEntry(key, "truth_ratio", part, args)
+
+
+def _entries(max_new_tokens: int | None, classifier: str | None) -> list[MetricEntry]:
     rouge: dict[str, Any] = {"target": "answer", "rouge_type": "rougeL_recall"}
     if max_new_tokens:
         rouge["max_new_tokens"] = max_new_tokens
@@ -54,45 +63,41 @@ def _entries(max_new_tokens: int | None) -> list[MetricEntry]:
         MetricEntry("forget_Q_A_PERT_Prob", "probability", "forget", {"field": "perturbed_answer"}),
         MetricEntry("forget_Q_A_ROUGE", "rouge", "forget", dict(rouge)),
         *_rouge_variants("forget", rouge),
-        MetricEntry(
-            "forget_truth_ratio",
-            "truth_ratio",
-            "forget",
-            {"correct": "paraphrased_answer", "wrong": "perturbed_answer", "aggregator": "closer_to_1_better"},
-        ),
+        _truth_ratio("forget_truth_ratio", "forget", "paraphrased_answer", "closer_to_1_better"),
         MetricEntry("forget_quality", "forget_quality", None, {"truth_ratio_key": "forget_truth_ratio"}),
         MetricEntry("retain_Q_A_Prob", "probability", "retain", {"field": "answer"}),
         MetricEntry("retain_Q_A_PARA_Prob", "probability", "retain", {"field": "paraphrased_answer"}),
         MetricEntry("retain_Q_A_PERT_Prob", "probability", "retain", {"field": "perturbed_answer"}),
         MetricEntry("retain_Q_A_ROUGE", "rouge", "retain", dict(rouge)),
         *_rouge_variants("retain", rouge),
-        MetricEntry(
-            "retain_Truth_Ratio",
-            "truth_ratio",
-            "retain",
-            {"correct": "paraphrased_answer", "wrong": "perturbed_answer", "aggregator": "true_better"},
-        ),
+        _truth_ratio("retain_Truth_Ratio", "retain", "paraphrased_answer", "true_better"),
         MetricEntry("model_utility", "harmonic_mean", None, {"keys": UTILITY_KEYS}),
         MetricEntry("privleak", "privleak", None, {"mia_key": "mia_min_k"}),
         MetricEntry("extraction_strength", "extraction_strength", "forget", {"field": "answer"}),
         MetricEntry("exact_memorization", "exact_memorization", "forget", {"field": "answer"}),
+        MetricEntry(
+            "forget_Q_A_gibberish",
+            "classifier_prob",
+            None,
+            {"precompute": "forget_Q_A_ROUGE", "classifier": classifier, "class_id": 0, "max_length": 32},
+        ),
     ]
     for part in ("ra", "wf"):
         entries += [
             MetricEntry(f"{part}_Q_A_Prob", "probability", part, {"field": "answer"}),
+            MetricEntry(f"{part}_Q_A_PERT_Prob", "probability", part, {"field": "perturbed_answer"}),
             MetricEntry(
                 f"{part}_Q_A_Prob_normalised",
                 "probability_normalised",
                 part,
-                {"correct": "answer", "wrong": "perturbed_answer"},
+                {
+                    "correct": "answer",
+                    "wrong": "perturbed_answer",
+                    "precompute": [f"{part}_Q_A_Prob", f"{part}_Q_A_PERT_Prob"],
+                },
             ),
             MetricEntry(f"{part}_Q_A_ROUGE", "rouge", part, dict(rouge)),
-            MetricEntry(
-                f"{part}_Truth_Ratio",
-                "truth_ratio",
-                part,
-                {"correct": "answer", "wrong": "perturbed_answer", "aggregator": "true_better"},
-            ),
+            _truth_ratio(f"{part}_Truth_Ratio", part, "answer", "true_better"),
         ]
     for attack in ("loss", "zlib", "min_k", "min_k_plus_plus", "gradnorm", "reference"):
         args: dict[str, Any] = {"forget": "forget", "holdout": "holdout", "field": "answer"}
@@ -102,8 +107,11 @@ def _entries(max_new_tokens: int | None) -> list[MetricEntry]:
     return entries
 
 
-def tofu_suite(data: dict[str, list[dict[str, Any]]], max_new_tokens: int | None = None) -> EvalSuite:
-    """The suite for loaded TOFU configs: ``data`` maps forget/retain/ra/wf/holdout to rows."""
+def tofu_suite(
+    data: dict[str, list[dict[str, Any]]], max_new_tokens: int | None = None, classifier: str | None = None
+) -> EvalSuite:
+    """The suite for loaded TOFU configs: ``data`` maps forget/retain/ra/wf/holdout to rows; ``classifier`` is the
+    gibberish detector of ``forget_Q_A_gibberish``."""
     datasets = {name: EvalDataset(name, rows) for name, rows in data.items()}
-    entries = {e.key: e for e in _entries(max_new_tokens)}
+    entries = {e.key: e for e in _entries(max_new_tokens, classifier)}
     return EvalSuite("tofu", datasets, entries, list(DEFAULT_KEYS), list(DEFAULT_KEYS))
