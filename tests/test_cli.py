@@ -306,7 +306,7 @@ def test_default_output_dir_is_under_saves_in_the_working_directory(model_loads,
     assert json.loads(config.read_text())["task_name"] == "tofu_finetune_forget10"
 
 
-# ---- reference logs and model paths ----------------------------------------------------------------------------------
+# ---- retain logs and model paths ----------------------------------------------------------------------------------
 
 
 def test_missing_retain_logs_file(model_loads, tmp_path):

@@ -53,8 +53,6 @@ class Benchmark(ABC):
     description: ClassVar[str] = ""
     table_columns: ClassVar[list[str]] = []
     """Summary keys shown in the final table of ``unlearn run``."""
-    reference_keys: ClassVar[list[str]] = []
-    """Entries that reference (retain) logs must hold."""
 
     @abstractmethod
     def config_defaults(self, mode: str) -> dict[str, Any]:
@@ -93,7 +91,7 @@ class Benchmark(ABC):
         """How to build the embedded tiny model for this benchmark's embedded data."""
 
     def manifest(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        """Benchmark settings recorded with results and checked against reference logs."""
+        """Benchmark settings recorded with results and checked against retain logs."""
         return {
             "benchmark": self.name,
             "data_source": cfg["data"]["source"],

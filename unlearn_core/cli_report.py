@@ -35,41 +35,15 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _plugin_recomputers(results: dict[str, Any]) -> dict[str, Any]:
-    """Recompute hooks of plugin metrics named in ``results`` (plugins are loaded only when such a metric is there)."""
-    from unlearn_core.evaluation.recompute import RECOMPUTE
-
-    names = {(v.get("definition") or {}).get("metric") for v in results.values() if isinstance(v, dict)}
-    unknown = {n for n in names if n and n not in RECOMPUTE}
-    if not unknown:
-        return {}
-    from unlearn_core.plugins import load_plugins
-
-    metrics = load_plugins().metrics
-    hooks = {}
-    for name in unknown:
-        try:
-            hook = metrics.get(name).recompute
-        except Exception:  # an unknown or broken plugin metric is reported as not recomputable
-            continue
-        if hook is not None:
-            hooks[name] = lambda r, key, entry, check, hook=hook: (hook(entry, r.results, r.retain_logs), "")
-    return hooks
-
-
-def _with_definitions(file: Path, results: dict[str, Any]) -> dict[str, Any]:
+def _with_definitions(file: Path, results: dict[str, Any], plugins: Any) -> dict[str, Any]:
     """``results`` with the benchmark's own definition on every entry that has none (logs written by another tool,
     such as the reference project's, which keep no definitions): the benchmark is the file name's prefix."""
     bare = [k for k, v in results.items() if isinstance(v, dict) and k != "manifest" and "definition" not in v]
-    if not bare:
+    name = file.name.removesuffix("_EVAL.json").lower()
+    if not bare or name not in plugins.benchmarks:
         return results
     from unlearn_core.config import resolve_config
-    from unlearn_core.plugins import load_plugins
 
-    plugins = load_plugins()
-    name = file.name.removesuffix("_EVAL.json").lower()
-    if name not in plugins.benchmarks:
-        return results
     suite = plugins.benchmarks.get(name).eval_suite(resolve_config("eval", plugins, benchmark=name).values)
     filled = dict(results)
     for key in bare:
@@ -82,15 +56,17 @@ def _with_definitions(file: Path, results: dict[str, Any]) -> dict[str, Any]:
 def report_rows(path: Path, retain_logs: Path | None) -> list[dict[str, Any]]:
     """Checks of every entry of every EVAL file under ``path`` (as dicts with a ``file`` key)."""
     from unlearn_core.evaluation.recompute import recompute_file
-    from unlearn_core.evaluation.results import load_reference_logs
+    from unlearn_core.evaluation.results import load_retain_logs
+    from unlearn_core.plugins import load_plugins
 
+    plugins = load_plugins()
     rows = []
     for file in _eval_files(path):
-        results = _with_definitions(file, _load(file))
+        results = _with_definitions(file, _load(file), plugins)
         retain = None
         if retain_logs is not None:
-            retain = load_reference_logs(retain_logs, results.get("manifest") or {}, [])
-        for check in recompute_file(results, retain, _plugin_recomputers(results)):
+            retain = load_retain_logs(retain_logs, results.get("manifest") or {}, [])
+        for check in recompute_file(results, retain, plugins.metrics):
             rows.append({"file": str(file), **check.as_dict()})
     return rows
 

@@ -27,8 +27,8 @@ class DataError(UnlearnError):
     """A missing or malformed data file; the message names the file and the field."""
 
 
-class ReferenceLogError(UnlearnError):
-    """Reference logs (retain_logs_path) that are missing, malformed or from a different setting."""
+class RetainLogsError(UnlearnError):
+    """Retain logs (retain_logs_path) that are missing, malformed or from a different setting."""
 
 
 class OutputDirError(UnlearnError):

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the helpers of ``support``
+
 ROWS_PER_SET = 5  # odd: the shares of two processes are padded by wrapping around
 GENERATION = {"max_new_tokens": 6, "batch_size": 1}
 LONG_GENERATION = 12  # one entry decodes longer: its 5 pooled rows split 3/2, so the shares take unequal steps
@@ -34,41 +36,42 @@ DS_CONFIG = {  # no optimizer; threshold 0: no parameter stays whole, so every f
 def setting() -> tuple[Any, Any, Any]:
     """The tiny random Llama, its tokenizer and a TOFU-shaped suite with one longer-decoding entry (fixed seed:
     every process builds the same)."""
+    from support.tiny_setup import texts_of, tiny_model_and_tokenizer, tofu_like_rows
     from unlearn_tofu.suite import tofu_suite
 
-    from unlearn_core.evaluation.suite import MetricEntry
-    from unlearn_core.evaluation.tiny_setup import texts_of, tiny_model_and_tokenizer, tofu_like_rows
+    from unlearn_core import entries
 
     data = tofu_like_rows(ROWS_PER_SET)
     model, tokenizer = tiny_model_and_tokenizer(texts_of(data))
     suite = tofu_suite(data)
     args = {"target": "answer", "rouge_type": "rougeL_recall", "max_new_tokens": LONG_GENERATION}
-    suite.entries["retain_Q_A_ROUGE_long"] = MetricEntry("retain_Q_A_ROUGE_long", "rouge", "retain", args)
+    suite.entries["retain_Q_A_ROUGE_long"] = entries.rouge("retain_Q_A_ROUGE_long", "retain", **args)
     return model, tokenizer, suite
 
 
 def engine_for(model: Any, tokenizer: Any, suite: Any, reference: Any, partial: Any = None) -> Any:
-    """A sharding engine over every entry that needs no reference logs (``mia_reference`` scores ``reference``);
+    """A sharding engine over every entry that needs no retain logs (``mia_reference`` scores ``reference``);
     ``partial`` saves finished entries and offers those of an interrupted evaluation."""
+    from support.tiny_setup import TINY_TEMPLATE
+
     from unlearn_core.evaluation.engine import EvaluationEngine
-    from unlearn_core.evaluation.tiny_setup import TINY_TEMPLATE
     from unlearn_core.plugins import load_plugins
     from unlearn_core.token_rules import PromptTemplate
 
     metrics = load_plugins(entry_points=False).metrics
     template = PromptTemplate(tokenizer, TINY_TEMPLATE, 96)
-    options = {"batch_size": BATCH_SIZE, "generation": GENERATION, "reference_model": reference, "progress": False}
+    options = {"batch_size": BATCH_SIZE, "generation": GENERATION, "mia_reference": reference, "progress": False}
     options["partial"] = partial
     return EvaluationEngine(model, tokenizer, template, suite, metrics, shard=True, **options)
 
 
 def evaluated_keys(engine: Any) -> list[str]:
-    """Entries computed in both evaluations (those needing reference logs, ``mia_gradnorm`` and the classifier's
+    """Entries computed in both evaluations (those needing retain logs, ``mia_gradnorm`` and the classifier's
     are left out)."""
     return [
         k
         for k, e in engine.suite.entries.items()
-        if e.metric not in ("mia_gradnorm", "classifier_prob") and not engine.metrics.get(e.metric).needs_reference_logs
+        if e.metric not in ("mia_gradnorm", "classifier_prob") and not engine.metrics.get(e.metric).needs_retain_logs(e)
     ]
 
 

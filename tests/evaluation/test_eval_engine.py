@@ -11,16 +11,17 @@ import torch
 
 pytest.importorskip("unlearn_tofu")
 
-from unlearn_tofu.suite import tofu_suite  # noqa: E402
-
-from unlearn_core.evaluation.engine import EvaluationEngine  # noqa: E402
-from unlearn_core.evaluation.scoring import AnswerGroup, ScoringCounters, score_groups, score_plain  # noqa: E402
-from unlearn_core.evaluation.tiny_setup import (  # noqa: E402
+from support.tiny_setup import (  # noqa: E402
     TINY_TEMPLATE,
     texts_of,
     tiny_model_and_tokenizer,
     tofu_like_rows,
 )
+from unlearn_tofu.suite import tofu_suite  # noqa: E402
+
+from unlearn_core.evaluation.engine import EvaluationEngine  # noqa: E402
+from unlearn_core.evaluation.metric import Generate  # noqa: E402
+from unlearn_core.evaluation.scoring import AnswerGroup, ScoringCounters, score_groups, score_plain  # noqa: E402
 from unlearn_core.plugins import load_plugins  # noqa: E402
 from unlearn_core.token_rules import PromptTemplate  # noqa: E402
 
@@ -64,7 +65,7 @@ def test_each_answer_field_scored_once_and_each_prompt_set_generated_once(
 ) -> None:
     model, tokenizer, suite = setting
     counter = CallCounter(model, monkeypatch)
-    engine = engine_for(model, tokenizer, suite, reference_logs={}, reference_model=model)
+    engine = engine_for(model, tokenizer, suite, retain_logs={}, mia_reference=model)
     skip = ("forget_quality", "privleak", "mia_gradnorm", "classifier_prob")
     keys = [k for k, e in suite.entries.items() if e.metric not in skip]
     engine.run(keys)
@@ -225,10 +226,9 @@ def test_drafts_skip_decoding_without_changing_generations() -> None:
     for engine in (with_drafts, without):
         engine.run(["forget_Q_A_ROUGE", "retain_Q_A_ROUGE", "forget_Q_A_PARA_ROUGE"])
     for key in ("forget", "retain"):
-        assert with_drafts.generations(key) == without.generations(key)
-    assert with_drafts.generations("forget", question_field="paraphrased_question") == without.generations(
-        "forget", question_field="paraphrased_question"
-    )
+        assert with_drafts.generations(Generate(key)) == without.generations(Generate(key))
+    paraphrased = Generate("forget", question_field="paraphrased_question", draft_field="paraphrased_answer")
+    assert with_drafts.generations(paraphrased) == without.generations(paraphrased)
     assert with_drafts.decoding.draft_rows >= len(data["forget"])  # the memorised answers needed no decoding
     assert without.decoding.draft_rows == 0
     assert with_drafts.decoding.model_calls < without.decoding.model_calls

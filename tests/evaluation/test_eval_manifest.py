@@ -1,4 +1,4 @@
-"""The manifest recorded with results is complete, and reference logs that do not match are refused by name."""
+"""The manifest recorded with results is complete, and retain logs that do not match are refused by name."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from unlearn_core.errors import ReferenceLogError
-from unlearn_core.evaluation import builtin_metrics
-from unlearn_core.evaluation.results import METRIC_DEFINITION_VERSION, load_reference_logs
-from unlearn_core.evaluation.suite import MetricEntry
+from unlearn_core import entries
+from unlearn_core.errors import RetainLogsError
+from unlearn_core.evaluation.builtin.derived import FORGET_QUALITY
+from unlearn_core.evaluation.results import METRIC_DEFINITION_VERSION, load_retain_logs
 
 EXPECTED = {
     "benchmark": "tofu",
@@ -61,18 +61,18 @@ def test_manifest_names_everything_a_result_depends_on() -> None:
 
 def test_matching_logs_are_accepted(tmp_path: Path) -> None:
     path = write(tmp_path, {**ENTRIES, "manifest": EXPECTED})
-    assert load_reference_logs(path, EXPECTED, list(ENTRIES))["mia_min_k"]["auc"] == 0.5
+    assert load_retain_logs(path, EXPECTED, list(ENTRIES))["mia_min_k"]["auc"] == 0.5
 
 
 def test_missing_file_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ReferenceLogError, match="not found: .*nowhere.json"):
-        load_reference_logs(tmp_path / "nowhere.json", EXPECTED, [])
+    with pytest.raises(RetainLogsError, match="not found: .*nowhere.json"):
+        load_retain_logs(tmp_path / "nowhere.json", EXPECTED, [])
 
 
 def test_missing_key_is_an_error_naming_it(tmp_path: Path) -> None:
     path = write(tmp_path, {"forget_truth_ratio": ENTRIES["forget_truth_ratio"], "manifest": EXPECTED})
-    with pytest.raises(ReferenceLogError, match="lack mia_min_k"):
-        load_reference_logs(path, EXPECTED, list(ENTRIES))
+    with pytest.raises(RetainLogsError, match="lack mia_min_k"):
+        load_retain_logs(path, EXPECTED, list(ENTRIES))
 
 
 @pytest.mark.parametrize(
@@ -81,14 +81,14 @@ def test_missing_key_is_an_error_naming_it(tmp_path: Path) -> None:
 )
 def test_a_different_setting_is_an_error_naming_the_difference(tmp_path: Path, key: str, theirs: str) -> None:
     path = write(tmp_path, {**ENTRIES, "manifest": {**EXPECTED, key: theirs}})
-    with pytest.raises(ReferenceLogError, match=rf"{key}='{theirs}', this evaluation uses '{EXPECTED[key]}'"):
-        load_reference_logs(path, EXPECTED, list(ENTRIES))
+    with pytest.raises(RetainLogsError, match=rf"{key}='{theirs}', this evaluation uses '{EXPECTED[key]}'"):
+        load_retain_logs(path, EXPECTED, list(ENTRIES))
 
 
 def test_logs_without_manifest_are_accepted_with_a_warning_naming_the_unchecked(tmp_path: Path) -> None:
     path = write(tmp_path, dict(ENTRIES))
     with pytest.warns(UserWarning, match="no manifest: could not check benchmark, forget_split, holdout_split"):
-        logs = load_reference_logs(path, EXPECTED, list(ENTRIES))
+        logs = load_retain_logs(path, EXPECTED, list(ENTRIES))
     assert "mia_min_k" in logs
 
 
@@ -97,28 +97,28 @@ def test_reference_truth_ratios_of_another_size_are_refused() -> None:
         def result(self, key: str) -> dict[str, Any]:
             return {"value_by_index": {"0": {"score": 0.1}, "1": {"score": 0.2}}}
 
-        def reference(self, key: str) -> dict[str, Any]:
+        def retain_log(self, key: str) -> dict[str, Any]:
             return ENTRIES["forget_truth_ratio"]
 
-    with pytest.raises(ReferenceLogError, match="1 samples, this evaluation has 2: .*different forget split"):
-        builtin_metrics.forget_quality(Context(), MetricEntry("forget_quality", "forget_quality", None, {}))
+    with pytest.raises(RetainLogsError, match="1 samples, this evaluation has 2: .*different forget split"):
+        FORGET_QUALITY.compute(Context(), entries.forget_quality())
 
 
 def _cfg(name: str = "my-model", path: str | None = "/some/dir") -> dict[str, Any]:
     return {"model": {"name": name, "model_args": {"pretrained_model_name_or_path": path}}, "eval": {}}
 
 
-def test_mia_reference_uses_the_retain_model_named_in_the_reference_logs(tmp_path: Path) -> None:
-    from unlearn_core.evaluation.reference_model import reference_model_path
+def test_mia_reference_uses_the_retain_model_named_in_the_retain_logs(tmp_path: Path) -> None:
+    from unlearn_core.evaluation.mia_reference import mia_reference_path
 
     logs = {"manifest": {"model": str(tmp_path)}}
-    assert reference_model_path(_cfg(), None, "tofu", logs) == str(tmp_path)
-    configured = {**_cfg(), "eval": {"reference_model": "org/retain"}}
-    assert reference_model_path(configured, None, "tofu", logs) == "org/retain"
+    assert mia_reference_path(_cfg(), None, "tofu", logs) == str(tmp_path)
+    configured = {**_cfg(), "eval": {"mia_reference": "org/retain"}}
+    assert mia_reference_path(configured, None, "tofu", logs) == "org/retain"
 
 
 def test_mia_reference_without_a_reference_model_says_how_to_give_one(tmp_path: Path) -> None:
-    from unlearn_core.evaluation.reference_model import reference_model_path
+    from unlearn_core.evaluation.mia_reference import mia_reference_path
 
-    with pytest.raises(ReferenceLogError, match="mia_reference needs a reference model"):
-        reference_model_path(_cfg(), None, "tofu", {"manifest": {"model": "org/not-a-local-dir"}})
+    with pytest.raises(RetainLogsError, match="mia_reference needs a reference model"):
+        mia_reference_path(_cfg(), None, "tofu", {"manifest": {"model": "org/not-a-local-dir"}})

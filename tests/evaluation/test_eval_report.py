@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 pytest.importorskip("unlearn_tofu")
 
+from support.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer, tofu_like_rows  # noqa: E402
 from unlearn_tofu.suite import tofu_suite  # noqa: E402
 
 from unlearn_core.cli_report import report  # noqa: E402
 from unlearn_core.evaluation.results import write_json_atomic  # noqa: E402
-from unlearn_core.evaluation.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer, tofu_like_rows  # noqa: E402
 from unlearn_core.pipeline.evaluate import evaluate_model  # noqa: E402
 from unlearn_core.plugins import load_plugins  # noqa: E402
 
@@ -51,9 +51,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         suite,
         load_plugins(entry_points=False),
         manifest=MANIFEST,
-        reference_logs=RETAIN,
+        retain_logs=RETAIN,
         out_dir=root / "run",
-        reference_model=model,
+        mia_reference=model,
     )
     return root / "run", retain
 

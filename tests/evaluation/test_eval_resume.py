@@ -11,10 +11,10 @@ import pytest
 
 pytest.importorskip("unlearn_tofu")
 
+from support.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer, tofu_like_rows  # noqa: E402
 from unlearn_tofu.suite import tofu_suite  # noqa: E402
 
-from unlearn_core.evaluation import builtin_metrics  # noqa: E402
-from unlearn_core.evaluation.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer, tofu_like_rows  # noqa: E402
+from unlearn_core.evaluation.builtin import BUILTIN_METRICS  # noqa: E402
 from unlearn_core.pipeline.evaluate import evaluate_model  # noqa: E402
 from unlearn_core.plugins import load_plugins  # noqa: E402
 
@@ -36,6 +36,9 @@ def eval_config(metrics: list[str] | None = None) -> dict[str, Any]:
     }
 
 
+METRICS = {m.name: m for m in BUILTIN_METRICS}
+
+
 @pytest.fixture(scope="module")
 def setting() -> tuple[Any, Any, Any]:
     data = tofu_like_rows()
@@ -47,7 +50,7 @@ def evaluate(setting: tuple[Any, Any, Any], out_dir: Path, manifest: dict[str, A
     model, tokenizer, suite = setting
     plugins = load_plugins(entry_points=False)
     return evaluate_model(
-        model, tokenizer, eval_config(), suite, plugins, manifest=manifest, reference_logs=REFERENCE, out_dir=out_dir
+        model, tokenizer, eval_config(), suite, plugins, manifest=manifest, retain_logs=REFERENCE, out_dir=out_dir
     )
 
 
@@ -59,7 +62,7 @@ def test_resume_reuses_finished_entries_and_matches_an_uninterrupted_run(
     def interrupted(ctx: Any, entry: Any) -> Any:
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C in the last entry
 
-    monkeypatch.setattr(builtin_metrics, "extraction_strength", interrupted)
+    monkeypatch.setattr(METRICS["extraction_strength"], "compute", interrupted)
     with pytest.raises(KeyboardInterrupt):
         evaluate(setting, tmp_path / "resumed")
     partial = tmp_path / "resumed" / ".TOFU_EVAL.partial.json"
@@ -70,8 +73,8 @@ def test_resume_reuses_finished_entries_and_matches_an_uninterrupted_run(
 
     calls: Counter[str] = Counter()
     for name in ("probability", "probability_normalised", "truth_ratio", "rouge", "extraction_strength", "mia_min_k"):
-        original = getattr(builtin_metrics, name)
-        monkeypatch.setattr(builtin_metrics, name, lambda ctx, e, f=original, n=name: calls.update([n]) or f(ctx, e))
+        original = METRICS[name].compute
+        monkeypatch.setattr(METRICS[name], "compute", lambda ctx, e, f=original, n=name: calls.update([n]) or f(ctx, e))
     again = evaluate(setting, tmp_path / "resumed")
     assert calls == Counter({"extraction_strength": 1})  # nothing finished is computed again
     assert set(again.engine.reused) == set(saved)
@@ -88,7 +91,7 @@ def test_a_partial_file_of_another_setting_is_not_reused(
     def interrupted(ctx: Any, entry: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(builtin_metrics, "extraction_strength", interrupted)
+    monkeypatch.setattr(METRICS["extraction_strength"], "compute", interrupted)
     with pytest.raises(KeyboardInterrupt):
         evaluate(setting, tmp_path)
     monkeypatch.undo()

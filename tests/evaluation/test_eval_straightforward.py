@@ -13,12 +13,12 @@ import pytest
 
 pytest.importorskip("unlearn_tofu")
 
+from support.oracle import Straightforward  # noqa: E402
+from support.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer  # noqa: E402
 from unlearn_tofu.embedded import generate_tofu  # noqa: E402
 from unlearn_tofu.suite import tofu_suite  # noqa: E402
 
 from unlearn_core.evaluation.engine import EvaluationEngine  # noqa: E402
-from unlearn_core.evaluation.straightforward import Straightforward  # noqa: E402
-from unlearn_core.evaluation.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer  # noqa: E402
 from unlearn_core.plugins import load_plugins  # noqa: E402
 from unlearn_core.token_rules import PromptTemplate  # noqa: E402
 
@@ -61,8 +61,8 @@ def run_both() -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
         load_plugins(entry_points=False).metrics,
         batch_size=3,
         generation=GENERATION,
-        reference_logs=REFERENCE_LOGS,
-        reference_model=reference,
+        retain_logs=REFERENCE_LOGS,
+        mia_reference=reference,
     )
     fused = engine.run(keys)
     baseline = Straightforward(
@@ -72,8 +72,8 @@ def run_both() -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
         suite,
         batch_size=3,
         generation=GENERATION,
-        reference_logs=REFERENCE_LOGS,
-        reference_model=reference,
+        retain_logs=REFERENCE_LOGS,
+        mia_reference=reference,
     )
     plain = baseline.run(keys)
     return fused, plain, engine, baseline

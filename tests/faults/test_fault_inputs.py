@@ -123,7 +123,7 @@ def test_missing_and_malformed_data_files_name_the_file_and_line(workdir):
     assert not (workdir / "o").exists()
 
 
-def test_reference_logs_of_another_split_leave_nothing_behind(workdir):
+def test_retain_logs_of_another_split_leave_nothing_behind(workdir):
     logs = workdir / "TOFU_EVAL.json"
     logs.write_text(
         json.dumps(

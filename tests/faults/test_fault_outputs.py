@@ -60,7 +60,7 @@ def previous_run(out: Path) -> dict[str, bytes]:
     return snapshot(out)
 
 
-def test_bad_reference_logs_leave_no_directory_and_the_fixed_rerun_needs_no_overwrite(workdir, stop_at_model):
+def test_bad_retain_logs_leave_no_directory_and_the_fixed_rerun_needs_no_overwrite(workdir, stop_at_model):
     out = workdir / "saves" / "new_run"
     result = invoke("run", "-b", "tofu", "-m", "npo", "retain_logs_path=/nonexistent.json", f"paths.output_dir={out}")
     assert "/nonexistent.json" in error_line(result, 1)

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import torch
 
+from unlearn_core import entries
 from unlearn_core.errors import ConfigError, DataError
-from unlearn_core.evaluation import builtin_metrics as bm
+from unlearn_core.evaluation.builtin.classifier import ClassifierArgs
+from unlearn_core.evaluation.builtin.classifier import compute as classifier_prob
 from unlearn_core.evaluation.suite import MetricEntry
 from unlearn_core.metrics.classifier import load_classifier
 from unlearn_core.models.tiny import train_tokenizer
@@ -64,8 +66,8 @@ def _by_hand(path: Path, text: str, class_id: int) -> float:
 
 
 def test_class_probability_of_each_generation_equals_the_classifier_run_alone(classifier_dir: Path) -> None:
-    args = {"precompute": "forget_Q_A_ROUGE", "classifier": str(classifier_dir), "class_id": 1, "batch_size": 3}
-    out = bm.classifier_prob(Context(TEXTS), MetricEntry("forget_Q_A_gibberish", "classifier_prob", None, args))
+    args = ClassifierArgs("forget_Q_A_ROUGE", str(classifier_dir), class_id=1, batch_size=3)
+    out = classifier_prob(Context(TEXTS), MetricEntry("forget_Q_A_gibberish", "classifier_prob", None, args))
     expected = [_by_hand(classifier_dir, t, 1) for t in TEXTS]
     got = [out["value_by_index"][str(i)]["score"] for i in range(len(TEXTS))]
     assert got == pytest.approx(expected, rel=1e-5)
@@ -75,16 +77,14 @@ def test_class_probability_of_each_generation_equals_the_classifier_run_alone(cl
 
 
 def test_a_list_of_generations_is_scored_by_its_first(classifier_dir: Path) -> None:
-    args = {"precompute": "forget_Q_A_ROUGE", "classifier": str(classifier_dir)}
-    out = bm.classifier_prob(Context([[TEXTS[0]] * 5]), MetricEntry("k", "classifier_prob", None, args))
+    entry = entries.classifier_prob("k", "forget_Q_A_ROUGE", str(classifier_dir))
+    out = classifier_prob(Context([[TEXTS[0]] * 5]), entry)
     assert out["value_by_index"]["0"]["score"] == pytest.approx(_by_hand(classifier_dir, TEXTS[0], 0), rel=1e-5)
 
 
 def test_missing_classifier_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs a sequence classifier: set eval.classifier_model"):
-        bm.classifier_prob(
-            Context(TEXTS), MetricEntry("k", "classifier_prob", None, {"precompute": "forget_Q_A_ROUGE"})
-        )
+        classifier_prob(Context(TEXTS), entries.classifier_prob("k", "forget_Q_A_ROUGE", None))
     with pytest.raises(DataError, match="model directory not found"):
         load_classifier(str(tmp_path / "absent"), torch.device("cpu"))
 
@@ -94,7 +94,7 @@ def test_the_benchmarks_declare_the_reference_gibberish_entries() -> None:
     from unlearn_tofu.suite import tofu_suite
 
     tofu = tofu_suite({}, classifier="/some/classifier").entries["forget_Q_A_gibberish"]
-    assert (tofu.metric, tofu.args["precompute"], tofu.args["max_length"]) == (
+    assert (tofu.metric, tofu.args.precompute, tofu.args.max_length) == (
         "classifier_prob",
         "forget_Q_A_ROUGE",
         32,
@@ -102,4 +102,4 @@ def test_the_benchmarks_declare_the_reference_gibberish_entries() -> None:
     empty = {key: [] for key in ("verbmem_forget", "knowmem_forget_qa", "knowmem_retain_qa", "knowmem_forget_qa_icl",
                                  "knowmem_retain_qa_icl", "privleak_forget", "privleak_holdout")}  # fmt: skip
     muse = muse_suite(empty, classifier="/some/classifier").entries["forget_gibberish"]
-    assert (muse.args["precompute"], muse.args["max_length"]) == ("forget_verbmem_ROUGE", 512)
+    assert (muse.args.precompute, muse.args.max_length) == ("forget_verbmem_ROUGE", 512)

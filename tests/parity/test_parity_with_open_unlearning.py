@@ -42,7 +42,7 @@ def _evaluate(tmp_path: Path, bench: str, template: str) -> tuple[dict[str, Any]
         "model.model_args.torch_dtype=float32",
         f"data.source={FIXTURES / bench}",
         f"retain_logs_path={FIXTURES / 'ou' / f'{bench}_{template}_retain' / f'{bench.upper()}_EVAL.json'}",
-        f"eval.reference_model={FIXTURES / 'models' / 'retain'}",
+        f"eval.mia_reference={FIXTURES / 'models' / 'retain'}",
         f"eval.metrics=[{','.join(keys)}]",
         f"paths.output_dir={out}",
         *(TOFU_OVERRIDES if bench == "tofu" else ["data_split=News"]),

@@ -72,7 +72,7 @@ NONE_DEFAULT_TYPES: dict[str, Any] = {
     "trainer.args.eval_steps": 0,
     "trainer.args.save_steps": 0,
     "eval.metrics": [],
-    "eval.reference_model": "",
+    "eval.mia_reference": "",
 }
 """The type of keys whose default is None (an example value of that type), so overrides are checked too."""
 
@@ -114,7 +114,7 @@ def base_config() -> dict[str, Any]:
                 "benchmark": None,
                 "metrics": None,
                 "include_target": True,
-                "reference_model": None,
+                "mia_reference": None,
                 "classifier_model": GIBBERISH_CLASSIFIER,
             },
             "generation": {"max_new_tokens": 200, "batch_size": 32},

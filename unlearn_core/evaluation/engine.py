@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 
-from unlearn_core.errors import ConfigError, ReferenceLogError
+from unlearn_core.errors import ConfigError, RetainLogsError
 from unlearn_core.evaluation import decoding, lockstep, needs, scoring, sharding
+from unlearn_core.evaluation.metric import Generate, Score
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
 from unlearn_core.evaluation.tokens import EvalTokens
@@ -31,7 +32,7 @@ ReferenceModel = torch.nn.Module | Callable[[], torch.nn.Module] | None
 class EvaluationEngine:
     """Computes the metric entries of a suite for one model (see the module docstring).
 
-    ``reference_model`` (a model or a function loading one) serves ``mia_reference``; ``partial`` saves and
+    ``mia_reference`` (a model or a function loading one) serves ``mia_reference``; ``partial`` saves and
     reuses finished entries; ``use_drafts=False`` decodes every row (same output, slower; for tests).
     """
 
@@ -45,8 +46,8 @@ class EvaluationEngine:
         *,
         batch_size: int,
         generation: dict[str, Any],
-        reference_logs: dict[str, Any] | None = None,
-        reference_model: ReferenceModel = None,
+        retain_logs: dict[str, Any] | None = None,
+        mia_reference: ReferenceModel = None,
         progress: bool = True,
         partial: PartialResults | None = None,
         shard: bool = False,
@@ -59,8 +60,8 @@ class EvaluationEngine:
         self.metrics = metrics
         self.batch_size = batch_size
         self.generation = generation
-        self.reference_logs = reference_logs
-        self._reference_model = reference_model
+        self.retain_logs = retain_logs
+        self._mia_reference = mia_reference
         self.progress = progress
         self.shard = shard
         """Split scoring and decoding across the processes of a multi-process run (all of them call the engine)."""
@@ -94,11 +95,11 @@ class EvaluationEngine:
         return sum(self.scored.values())
 
     @property
-    def reference_model(self) -> torch.nn.Module | None:
+    def mia_reference(self) -> torch.nn.Module | None:
         """The model ``mia_reference`` compares against (loaded on first use when given as a loader)."""
-        if self._reference_model is not None and not isinstance(self._reference_model, torch.nn.Module):
-            self._reference_model = self._reference_model()
-        return self._reference_model
+        if self._mia_reference is not None and not isinstance(self._mia_reference, torch.nn.Module):
+            self._mia_reference = self._mia_reference()
+        return self._mia_reference
 
     def classifier(self, path: str) -> tuple[Any, Any]:
         """A sequence classifier and its tokenizer (loaded once per path, on the evaluated model's device)."""
@@ -131,28 +132,29 @@ class EvaluationEngine:
         return self.tokens.target_texts(self.dataset(dataset), field)
 
     # ---- statistics ---------------------------------------------------------------------------------------------
-    def stats(self, dataset: str, field: str, *, reference: bool = False, need_z: bool = False) -> list[Any]:
+    def stats(self, dataset: str, field: str, *, mia_reference: bool = False, need_z: bool = False) -> list[Any]:
         """Per-row statistics of ``field`` (a list per row for a list field); planned fields are scored together.
 
-        ``need_z``: the caller reads ``minkpp_z``; a field planned without z-scores is then scored again with them.
+        ``mia_reference``: scored by the MIA's reference model. ``need_z``: the caller reads ``minkpp_z``; a field
+        planned without z-scores is then scored again with them.
         """
-        key = (dataset, field, reference)
-        if need_z and key in self._stats and not self.plan.wants_z(dataset, field, reference):
+        key = (dataset, field, mia_reference)
+        if need_z and key in self._stats and not self.plan.wants_z(dataset, field, mia_reference):
             self.plan.z.add(key)
             del self._stats[key]
         if key not in self._stats:
-            planned = self.plan.fields.get((dataset, reference), [])
-            fields = [field] + [f for f in planned if f != field and (dataset, f, reference) not in self._stats]
+            planned = self.plan.fields.get((dataset, mia_reference), [])
+            fields = [field] + [f for f in planned if f != field and (dataset, f, mia_reference) not in self._stats]
             start = time.perf_counter()
-            self._score(self.dataset(dataset), fields, reference)
+            self._score(self.dataset(dataset), fields, mia_reference)
             self.timings[f"forward:{dataset}:{'+'.join(fields)}"] = time.perf_counter() - start
         return self._stats[key]
 
-    def _score(self, ds: EvalDataset, fields: list[str], reference: bool) -> None:
+    def _score(self, ds: EvalDataset, fields: list[str], mia_reference: bool) -> None:
         """One fused pass over ``fields`` of ``ds``: per row, answers sharing a prompt form one group."""
-        model = self.reference_model if reference else self.model
+        model = self.mia_reference if mia_reference else self.model
         if model is None:
-            raise ReferenceLogError("mia_reference needs a reference model (see docs/metrics.md, 'mia_reference')")
+            raise RetainLogsError("mia_reference needs a reference model (see docs/metrics.md, 'mia_reference')")
         groups: list[scoring.AnswerGroup] = []
         slots: list[tuple[int, list[tuple[str, int]]]] = []  # per group: its row, and (field, answer index) per answer
         for i in range(len(ds.rows)):
@@ -161,7 +163,7 @@ class EvaluationEngine:
                 for j, (prompt, target) in enumerate(self.tokens.targets(ds, f)[i]):
                     by_prompt.setdefault(prompt, []).append((f, j, target))
             for prompt, answers in by_prompt.items():
-                with_z = tuple(self.plan.wants_z(ds.name, f, reference) for f, _, _ in answers)
+                with_z = tuple(self.plan.wants_z(ds.name, f, mia_reference) for f, _, _ in answers)
                 groups.append(scoring.AnswerGroup(prompt, tuple(t for _, _, t in answers), with_z))
                 slots.append((i, [(f, j) for f, j, _ in answers]))
         per_field = {f: [[None] * len(row) for row in self.tokens.targets(ds, f)] for f in fields}
@@ -182,8 +184,8 @@ class EvaluationEngine:
                 per_field[f][i][j] = st
         for f in fields:
             single = [not isinstance(row[f], list) for row in ds.rows]
-            self._stats[(ds.name, f, reference)] = [v[0] if s else v for v, s in zip(per_field[f], single)]
-            self.scored[(ds.name, f, reference)] += sum(len(v) for v in per_field[f])
+            self._stats[(ds.name, f, mia_reference)] = [v[0] if s else v for v, s in zip(per_field[f], single)]
+            self.scored[(ds.name, f, mia_reference)] += sum(len(v) for v in per_field[f])
 
     def _map(self, fn: Any, items: list[Any], model: torch.nn.Module) -> list[Any]:
         """``fn(items)``, split across processes when this engine shards (see ``evaluation.sharding``).
@@ -223,34 +225,25 @@ class EvaluationEngine:
         return scores
 
     # ---- generation ---------------------------------------------------------------------------------------------
-    def generations(
-        self,
-        dataset: str,
-        max_new_tokens: int | None = None,
-        stop: Sequence[str] = (),
-        *,
-        question_field: str | None = None,
-        draft_field: str | None = None,
-    ) -> list[str]:
-        """Greedy continuations of the prompts of ``dataset``, computed once per settings, in input order.
+    def generations(self, request: Generate) -> list[str]:
+        """Greedy continuations of the prompts of ``request.dataset``, computed once per settings, in input order.
 
-        ``draft_field`` (a ground-truth answer field) only makes it faster: the result does not depend on it.
+        ``request.draft_field`` (a ground-truth answer field) only makes it faster: the result does not depend on it.
         """
-        request = needs.GenerationRequest(dataset, question_field, max_new_tokens, tuple(stop), draft_field)
         key = self._generation_key(request)
         if key not in self._generations:
             self._generate([request])
         return self._generations[key]
 
-    def _generation_key(self, request: needs.GenerationRequest) -> tuple[Any, ...]:
+    def _generation_key(self, request: Generate) -> tuple[Any, ...]:
         """What a generation depends on: data set, prompt field, max_new_tokens, stop strings."""
         question = request.question_field or self.dataset(request.dataset).question_field
         max_new = request.max_new_tokens or self.generation["max_new_tokens"]
-        return (request.dataset, question, max_new, request.stop)
+        return (request.dataset, question, max_new, tuple(request.stop))
 
-    def _generate(self, requests: list[needs.GenerationRequest]) -> None:
+    def _generate(self, requests: list[Generate]) -> None:
         """Generate for all ``requests`` not cached yet in ONE pooled decoding (rows keep their own budgets)."""
-        todo: dict[tuple[Any, ...], needs.GenerationRequest] = {}
+        todo: dict[tuple[Any, ...], Generate] = {}
         for request in requests:
             key = self._generation_key(request)
             if key not in self._generations and key not in todo:
@@ -327,9 +320,10 @@ class EvaluationEngine:
                 raise ConfigError(unknown_message("metric", key, self.suite.entries))
             entry: MetricEntry = self.suite.entries[key]
             metric = self.metrics.get(entry.metric)
-            if metric.needs_reference_logs and self.reference_logs is None:
-                raise ReferenceLogError(
-                    f"metric '{key}' needs reference logs: pass retain_logs_path=<retain model's "
+            metric.check(entry)
+            if metric.needs_retain_logs(entry) and self.retain_logs is None:
+                raise RetainLogsError(
+                    f"metric '{key}' needs retain logs: pass retain_logs_path=<retain model's "
                     f"{self.suite.benchmark.upper()}_EVAL.json> or drop it with eval.metrics=[...]"
                 )
             start = time.perf_counter()
@@ -340,22 +334,20 @@ class EvaluationEngine:
                 self.partial.save(self._results)
         return self._results[key]
 
-    def reference(self, key: str) -> dict[str, Any]:
-        """Entry ``key`` of the reference (retain model) logs; a missing key is an error naming it."""
-        if self.reference_logs is None:
-            raise ReferenceLogError(f"'{key}' needs reference logs (retain_logs_path)")
-        if key not in self.reference_logs:
-            raise ReferenceLogError(
-                f"reference logs have no '{key}' entry; they hold: {', '.join(self.reference_logs)}"
-            )
-        return self.reference_logs[key]
+    def retain_log(self, key: str) -> dict[str, Any]:
+        """Entry ``key`` of the retain model's logs; a missing key is an error naming it."""
+        if self.retain_logs is None:
+            raise RetainLogsError(f"'{key}' needs retain logs (retain_logs_path)")
+        if key not in self.retain_logs:
+            raise RetainLogsError(f"retain logs have no '{key}' entry; they hold: {', '.join(self.retain_logs)}")
+        return self.retain_logs[key]
 
     def run(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Compute ``keys`` (and what they depend on); returns every computed entry in the reference layout."""
         todo = needs.plan(self.suite, self.metrics, list(keys), done=set(self._results))
-        for (dataset, reference), fields in todo.fields.items():
+        for (dataset, mia_reference), fields in todo.fields.items():
             for f in fields:
-                self.plan.add(dataset, f, reference, z=(dataset, f, reference) in todo.z)
+                self.plan.add(Score(dataset, f, (dataset, f, mia_reference) in todo.z, mia_reference))
         if todo.generations:
             self._generate(todo.generations)  # all prompt sets in one pooled decoding
         for key in [*todo.order, *keys]:  # what an entry builds on first: it is written as an entry of its own

@@ -1,8 +1,8 @@
-"""What each metric entry reads: the (data set, answer field) pairs it scores and the entries it builds on.
+"""The plan of an evaluation: every (data set, answer field) the selected entries score, every prompt set they
+generate from, and the order of the entries, read from the metrics' own declarations (``evaluation.metric``).
 
-The engine plans with this before computing anything, so all answer fields of a data set are scored together in
-one fused pass (one prompt prefill for all of them). A metric that does not declare its inputs still works: its
-fields are then scored when first asked for.
+The engine plans before computing anything, so all answer fields of a data set are scored together in one fused
+pass (one prompt prefill for all of them) and all prompt sets are decoded in one pooled generation.
 """
 
 from __future__ import annotations
@@ -11,137 +11,74 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from unlearn_core.evaluation.suite import EvalSuite, MetricEntry
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """Greedy generations an entry reads: data set, prompt field, settings, and the answer usable as a draft."""
-
-    dataset: str
-    question_field: str | None
-    max_new_tokens: int | None
-    stop: tuple[str, ...]
-    draft_field: str | None
+from unlearn_core.evaluation.metric import Generate, Score
+from unlearn_core.evaluation.suite import EvalSuite
 
 
 @dataclass
 class Plan:
-    """Fields to score per (data set, reference model?), those needing Min-K%++ z, and the entry order."""
+    """Fields to score per (data set, MIA reference model?), those needing Min-K%++ z, the generations, the order."""
 
     fields: dict[tuple[str, bool], list[str]] = field(default_factory=dict)
     z: set[tuple[str, str, bool]] = field(default_factory=set)
     order: list[str] = field(default_factory=list)
-    generations: list[GenerationRequest] = field(default_factory=list)
+    generations: list[Generate] = field(default_factory=list)
 
-    def add(self, dataset: str, answer_field: str, reference: bool = False, z: bool = False) -> None:
-        """Ask for ``answer_field`` of ``dataset`` to be scored (by the reference model when ``reference``)."""
-        fields = self.fields.setdefault((dataset, reference), [])
-        if answer_field not in fields:
-            fields.append(answer_field)
-        if z:
-            self.z.add((dataset, answer_field, reference))
+    def add(self, score: Score) -> None:
+        """Ask for ``score.field`` of ``score.dataset`` to be scored (by the MIA reference model when asked)."""
+        fields = self.fields.setdefault((score.dataset, score.mia_reference), [])
+        if score.field not in fields:
+            fields.append(score.field)
+        if score.z:
+            self.z.add((score.dataset, score.field, score.mia_reference))
 
-    def wants_z(self, dataset: str, answer_field: str, reference: bool) -> bool:
+    def wants_z(self, dataset: str, answer_field: str, mia_reference: bool) -> bool:
         """Whether the pass over this field computes z-scores (always for a field scored without a plan)."""
-        planned = answer_field in self.fields.get((dataset, reference), [])
-        return not planned or (dataset, answer_field, reference) in self.z
+        planned = answer_field in self.fields.get((dataset, mia_reference), [])
+        return not planned or (dataset, answer_field, mia_reference) in self.z
 
 
-def _one_field(default: str) -> Callable[[MetricEntry, Any], list[tuple[str, str]]]:
-    return lambda entry, ds: [(entry.dataset, entry.args.get("field", default))]
+def walk(
+    suite: EvalSuite, metrics: Any, keys: list[str], visit: Callable[[str, Any, Any], None], done: set[str]
+) -> None:
+    """Call ``visit(key, entry, metric)`` for ``keys`` and everything they depend on, dependencies first, once each
+    (keys in ``done`` and unknown keys are skipped)."""
+    seen = set(done)
 
-
-def _pair(correct: str) -> Callable[[MetricEntry, Any], list[tuple[str, str]]]:
-    return lambda entry, ds: [
-        (entry.dataset, entry.args.get("correct", correct)),
-        (entry.dataset, entry.args.get("wrong", "perturbed_answer")),
-    ]
-
-
-def _rouge(entry: MetricEntry, ds: Any) -> list[tuple[str, str]]:
-    question = entry.args.get("question_field")
-    if question not in (None, ds.question_field):
-        return []  # its draft is verified by the generation itself
-    draft = entry.args.get("draft", entry.args.get("target", "answer"))
-    rows = ds.rows
-    return [(entry.dataset, draft)] if rows and all(isinstance(r.get(draft), str) for r in rows) else []
-
-
-def _mia(entry: MetricEntry, suite: EvalSuite) -> list[tuple[str, str]]:
-    out = []
-    for side in ("forget", "holdout"):
-        name = entry.args[side]
-        out.append((name, entry.args.get("field", suite.datasets[name].question_field)))
-    return out
-
-
-SINGLE_DATASET: dict[str, Callable[[MetricEntry, Any], list[tuple[str, str]]]] = {
-    "probability": _one_field("answer"),
-    "extraction_strength": _one_field("answer"),
-    "exact_memorization": _one_field("answer"),
-    "probability_normalised": _pair("answer"),
-    "truth_ratio": _pair("paraphrased_answer"),
-    "rouge": _rouge,
-}
-Z_SCORED = ("mia_min_k_plus_plus",)
-"""Metrics that read Min-K%++ z-scores (the costliest statistic, computed only where needed)."""
-MIA_SCORED = ("mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus", "mia_reference")
-DEPENDENCIES: dict[str, Callable[[MetricEntry], list[str]]] = {
-    "truth_ratio": lambda e: list(e.args.get("precompute", ())),
-    "probability_normalised": lambda e: list(e.args.get("precompute", ())),
-    "forget_quality": lambda e: [e.args.get("truth_ratio_key", "forget_truth_ratio")],
-    "harmonic_mean": lambda e: list(e.args["keys"]),
-    "privleak": lambda e: [e.args.get("mia_key", "mia_min_k")],
-    "classifier_prob": lambda e: [e.args["precompute"]],
-}
-
-
-def entry_dependencies(entry: MetricEntry, metric: Any = None) -> list[str]:
-    """Other entries that ``entry`` reads (its own ``depends`` for a plugin metric that declares it)."""
-    if entry.metric in DEPENDENCIES:
-        return DEPENDENCIES[entry.metric](entry)
-    depends = getattr(metric, "depends", None)
-    return list(depends(entry)) if depends else []
-
-
-def plan(suite: EvalSuite, metrics: Any, keys: list[str], done: set[str] | None = None) -> Plan:
-    """The fields that ``keys`` (and the entries they depend on, except those ``done``) will score, in order."""
-    result = Plan()
-    seen: set[str] = set(done or ())
-
-    def visit(key: str) -> None:
+    def go(key: str) -> None:
         if key in seen or key not in suite.entries:
             return
         seen.add(key)
         entry = suite.entries[key]
         metric = metrics.get(entry.metric)
-        for dep in entry_dependencies(entry, metric):
-            visit(dep)
-        for dataset, answer_field in _inputs(entry, metric, suite):
-            result.add(dataset, answer_field, z=entry.metric in Z_SCORED or getattr(metric, "needs_z", False))
-        if entry.metric == "rouge" and entry.dataset in suite.datasets:
-            args = entry.args
-            draft = args.get("draft", args.get("target", "answer"))
-            stop = tuple(args.get("stop", ()))
-            request = GenerationRequest(
-                entry.dataset, args.get("question_field"), args.get("max_new_tokens"), stop, draft
-            )
-            result.generations.append(request)
-        if entry.metric == "mia_reference":
-            for dataset, answer_field in _mia(entry, suite):
-                result.add(dataset, answer_field, reference=True)
-        result.order.append(key)
+        for dep in metric.depends(entry):
+            go(dep)
+        visit(key, entry, metric)
 
     for key in keys:
-        visit(key)
+        go(key)
+
+
+def plan(suite: EvalSuite, metrics: Any, keys: list[str], done: set[str] | None = None) -> Plan:
+    """What ``keys`` (and the entries they depend on, except those ``done``) will score and generate, in order."""
+    result = Plan()
+
+    def visit(key: str, entry: Any, metric: Any) -> None:
+        for score in metric.scores(entry, suite):
+            result.add(score)
+        result.generations += list(metric.generates(entry, suite))
+        result.order.append(key)
+
+    walk(suite, metrics, keys, visit, set(done or ()))
     return result
 
 
-def _inputs(entry: MetricEntry, metric: Any, suite: EvalSuite) -> list[tuple[str, str]]:
-    if entry.metric in SINGLE_DATASET and entry.dataset in suite.datasets:
-        return SINGLE_DATASET[entry.metric](entry, suite.datasets[entry.dataset])
-    if entry.metric in MIA_SCORED:
-        return _mia(entry, suite)
-    inputs = getattr(metric, "inputs", None)
-    return list(inputs(entry)) if inputs else []
+def retain_logs_needs(suite: EvalSuite, metrics: Any, keys: list[str]) -> list[str]:
+    """Entries of the retain model's logs that ``keys`` (and what they build on) read: truth ratios, MIA AUCs."""
+    needed: list[str] = []
+
+    def visit(key: str, entry: Any, metric: Any) -> None:
+        needed.extend(k for k in metric.retain_logs(entry) if k not in needed)
+
+    walk(suite, metrics, keys, visit, set())
+    return needed

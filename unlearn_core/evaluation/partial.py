@@ -1,7 +1,7 @@
 """Resumable evaluation: finished entries saved atomically as they complete, reused by a rerun of the same run.
 
 The partial file ``<out_dir>/.<BENCH>_EVAL.partial.json`` holds a resume key (the manifest, a fingerprint of the
-model's weights and a digest of the reference logs) and the finished entries with their definitions. A later
+model's weights and a digest of the retain logs) and the finished entries with their definitions. A later
 evaluation into the same directory reuses an entry only when the key is identical and the entry's definition is
 unchanged; everything else (including the statistics and generations that unfinished entries need) is recomputed.
 The file is removed once the final result files are written.
@@ -48,7 +48,7 @@ def _all_processes(fingerprint: str) -> str:
 
 
 def logs_digest(logs: dict[str, Any] | None) -> str | None:
-    """Digest of reference logs (entries such as forget_quality depend on them)."""
+    """Digest of retain logs (entries such as forget_quality depend on them)."""
     if logs is None:
         return None
     return hashlib.sha256(json.dumps(logs, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -75,7 +75,7 @@ class PartialResults:
         benchmark: str,
         manifest: dict[str, Any],
         model: torch.nn.Module,
-        reference_logs: dict[str, Any] | None,
+        retain_logs: dict[str, Any] | None,
         *,
         shared: bool = False,
     ) -> PartialResults:
@@ -84,7 +84,7 @@ class PartialResults:
         fingerprint = model_fingerprint(model)
         if shared:
             fingerprint = _all_processes(fingerprint)
-        key = {"manifest": manifest, "model": fingerprint, "reference_logs": logs_digest(reference_logs)}
+        key = {"manifest": manifest, "model": fingerprint, "retain_logs": logs_digest(retain_logs)}
         return cls(out_dir / f".{benchmark.upper()}_EVAL.partial.json", key, shared=shared)
 
     def reusable(self, suite: EvalSuite) -> dict[str, dict[str, Any]]:

@@ -10,10 +10,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from unlearn_core.errors import ReferenceLogError
+from unlearn_core.errors import RetainLogsError
 
 METRIC_DEFINITION_VERSION = "1"
-"""Bumped whenever a metric's definition changes; reference logs of another version are refused."""
+"""Bumped whenever a metric's definition changes; retain logs of another version are refused."""
 
 CHECKED_MANIFEST_KEYS = ("benchmark", "forget_split", "holdout_split", "data_split", "metric_definition_version")
 
@@ -69,7 +69,7 @@ def write_results(
     return eval_path, summary_path
 
 
-def load_reference_logs(path: str | Path, expected: dict[str, Any], required_keys: list[str]) -> dict[str, Any]:
+def load_retain_logs(path: str | Path, expected: dict[str, Any], required_keys: list[str]) -> dict[str, Any]:
     """Read a retain model's ``<BENCH>_EVAL.json`` and check it matches this evaluation.
 
     Missing file, bad JSON, a missing key, or a manifest whose benchmark, split, holdout or metric-definition
@@ -78,23 +78,23 @@ def load_reference_logs(path: str | Path, expected: dict[str, Any], required_key
     """
     p = Path(path).expanduser()
     if not p.is_file():
-        raise ReferenceLogError(f"reference logs not found: {p}")
+        raise RetainLogsError(f"retain logs not found: {p}")
     try:
         logs = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReferenceLogError(f"reference logs {p} are not valid JSON: {exc}") from None
+        raise RetainLogsError(f"retain logs {p} are not valid JSON: {exc}") from None
     if not isinstance(logs, dict):
-        raise ReferenceLogError(f"reference logs {p} must hold a JSON object of metric entries")
+        raise RetainLogsError(f"retain logs {p} must hold a JSON object of metric entries")
     missing = [k for k in required_keys if k not in logs]
     if missing:
-        raise ReferenceLogError(f"reference logs {p} lack {', '.join(missing)} (present: {', '.join(sorted(logs))})")
+        raise RetainLogsError(f"retain logs {p} lack {', '.join(missing)} (present: {', '.join(sorted(logs))})")
     manifest = logs.get("manifest")
     if manifest is None:
         unchecked = ", ".join(k for k in CHECKED_MANIFEST_KEYS if expected.get(k) is not None)
-        warnings.warn(f"reference logs {p} have no manifest: could not check {unchecked}", stacklevel=2)
+        warnings.warn(f"retain logs {p} have no manifest: could not check {unchecked}", stacklevel=2)
         return logs
     for key in CHECKED_MANIFEST_KEYS:
         want, have = expected.get(key), manifest.get(key)
         if want is not None and have != want:
-            raise ReferenceLogError(f"reference logs {p} were made with {key}={have!r}, this evaluation uses {want!r}")
+            raise RetainLogsError(f"retain logs {p} were made with {key}={have!r}, this evaluation uses {want!r}")
     return logs

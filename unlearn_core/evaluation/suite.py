@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,57 +25,30 @@ class EvalDataset:
     insert_space: bool = False
 
 
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: dataclasses as dicts, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 @dataclass
 class MetricEntry:
-    """One result key (``forget_Q_A_Prob``): a registered metric applied to a data set with arguments."""
+    """One result key (``forget_Q_A_Prob``): a registered metric applied to a data set, with its typed arguments
+    (an instance of the metric's ``args`` class; ``unlearn_core.entries`` builds the built-in ones)."""
 
     key: str
     metric: str
     dataset: str | None = None
-    args: dict[str, Any] = field(default_factory=dict)
+    args: Any = None
 
     def definition(self) -> dict[str, Any]:
         """What the entry computes, stored with its result (``unlearn report`` and resuming read it)."""
-        return {"metric": self.metric, "dataset": self.dataset, "args": dict(self.args)}
-
-
-class LazyFunction:
-    """A function named ``module:attr``, imported on first call (keeps plugin registration free of torch)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fn: Callable[..., Any] | None = None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._fn is None:
-            import importlib
-
-            module, _, attr = self.path.partition(":")
-            self._fn = getattr(importlib.import_module(module), attr)
-        return self._fn(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"LazyFunction({self.path!r})"
-
-
-@dataclass
-class Metric:
-    """A registered metric: ``compute(context, entry)`` returns a result dict in the reference layout.
-
-    Optional hooks let a plugin metric join the fused pass and the report: ``inputs(entry)`` lists the
-    ``(data set, answer field)`` pairs it scores (``needs_z``: it reads Min-K%++ z-scores), ``depends(entry)`` the
-    entries it reads, and ``recompute(result, entry_results, reference_logs)`` returns its aggregate from its saved
-    per-sample values.
-    """
-
-    name: str
-    compute: Callable[[Any, MetricEntry], dict[str, Any]]
-    description: str = ""
-    needs_reference_logs: bool = False
-    inputs: Callable[[MetricEntry], list[tuple[str, str]]] | None = None
-    depends: Callable[[MetricEntry], list[str]] | None = None
-    recompute: Callable[..., Any] | None = None
-    needs_z: bool = False
+        return {"metric": self.metric, "dataset": self.dataset, "args": plain(self.args) if self.args else {}}
 
 
 @dataclass
@@ -90,7 +63,6 @@ class EvalSuite:
     datasets: dict[str, EvalDataset]
     entries: dict[str, MetricEntry]
     default_keys: list[str]
-    summary_keys: list[str]
     manifest: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 

@@ -205,8 +205,8 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     rows["target"], seconds = _target_row(cfg, plan, starting, tokenizer, run.resume)
     if seconds:
         timings["eval_target"] = seconds
-    reference_logs = plan.reference_logs
-    rows["retain"] = summary_from_logs(reference_logs, plan.keys, plan.suite) if reference_logs else {}
+    retain_logs = plan.retain_logs
+    rows["retain"] = summary_from_logs(retain_logs, plan.keys, plan.suite) if retain_logs else {}
 
     checkpoints = _checkpoints(cfg, args)
     latest = checkpoints.latest() if run.resume else None

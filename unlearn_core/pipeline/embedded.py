@@ -154,11 +154,11 @@ class EmbeddedBuilder:
 
     def evaluation(self, role: str, model_dir: Path, reference: Path | None) -> Path:
         """Cached evaluation of a cached model (the retain model is its own reference)."""
+        from unlearn_core.evaluation.needs import retain_logs_needs
         from unlearn_core.pipeline.evaluate import (
             eval_manifest,
             evaluate_model,
-            read_reference,
-            reference_needs,
+            read_retain_logs,
             selected_keys,
         )
         from unlearn_core.pipeline.models import load_model_and_tokenizer
@@ -173,8 +173,8 @@ class EmbeddedBuilder:
         def build(out: Path) -> None:
             _say(f"[{self.bench.name}] evaluating the {role} model")
             model, tokenizer = load_model_and_tokenizer(_with_model(cfg, str(model_dir)), str(model_dir))
-            needed = reference_needs(suite, self.plugins.metrics, keys)
-            ref = read_reference(cfg, reference, manifest, needed) if reference else None
+            needed = retain_logs_needs(suite, self.plugins.metrics, keys)
+            ref = read_retain_logs(cfg, reference, manifest, needed) if reference else None
             evaluate_model(
                 model,
                 tokenizer,
@@ -182,7 +182,7 @@ class EmbeddedBuilder:
                 suite,
                 self.plugins,
                 manifest=manifest,
-                reference_logs=ref,
+                retain_logs=ref,
                 out_dir=out,
                 self_reference=reference is None,
             )

@@ -12,10 +12,11 @@ from typing import Any
 import torch
 
 from unlearn_core.evaluation.engine import EvaluationEngine, ReferenceModel
+from unlearn_core.evaluation.needs import retain_logs_needs
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.results import (
     METRIC_DEFINITION_VERSION,
-    load_reference_logs,
+    load_retain_logs,
     summary_of,
     write_results,
 )
@@ -56,31 +57,6 @@ def selected_keys(cfg: dict[str, Any], suite: EvalSuite) -> list[str]:
     return selected
 
 
-def reference_needs(suite: EvalSuite, metrics: Any, keys: list[str]) -> list[str]:
-    """Entries of the retain model's logs that ``keys`` (and what they build on) read: truth ratios, MIA AUCs."""
-    from unlearn_core.evaluation.needs import entry_dependencies
-
-    needed: list[str] = []
-    seen: set[str] = set()
-
-    def visit(key: str) -> None:
-        if key in seen or key not in suite.entries:
-            return
-        seen.add(key)
-        entry = suite.entries[key]
-        metric = metrics.get(entry.metric)
-        for dep in entry_dependencies(entry, metric):
-            visit(dep)
-        if metric.needs_reference_logs:
-            for arg in ("truth_ratio_key", "mia_key"):
-                if arg in entry.args and entry.args[arg] not in needed:
-                    needed.append(entry.args[arg])
-
-    for key in keys:
-        visit(key)
-    return needed
-
-
 @cache
 def installed_versions() -> dict[str, str]:
     """Versions of the core, of every installed ``unlearn`` plugin distribution and of the numeric libraries."""
@@ -105,7 +81,7 @@ def _precision(cfg: dict[str, Any]) -> str:
 
 
 def eval_manifest(cfg: dict[str, Any], suite: EvalSuite, bench_manifest: dict[str, Any]) -> dict[str, Any]:
-    """What is recorded with results and compared against reference logs (and a resumed evaluation)."""
+    """What is recorded with results and compared against retain logs (and a resumed evaluation)."""
     return {
         **bench_manifest,
         "metric_definition_version": METRIC_DEFINITION_VERSION,
@@ -124,11 +100,11 @@ def eval_manifest(cfg: dict[str, Any], suite: EvalSuite, bench_manifest: dict[st
     }
 
 
-def read_reference(cfg: dict[str, Any], path: str | Path | None, manifest: dict[str, Any], keys: list[str]) -> Any:
-    """Load and validate reference logs when ``path`` is given."""
+def read_retain_logs(cfg: dict[str, Any], path: str | Path | None, manifest: dict[str, Any], keys: list[str]) -> Any:
+    """Load and validate retain logs when ``path`` is given."""
     if path is None:
         return None
-    return load_reference_logs(path, manifest, keys)
+    return load_retain_logs(path, manifest, keys)
 
 
 def evaluate_model(
@@ -139,11 +115,11 @@ def evaluate_model(
     plugins: Plugins,
     *,
     manifest: dict[str, Any],
-    reference_logs: dict[str, Any] | None,
+    retain_logs: dict[str, Any] | None,
     out_dir: Path | None,
     self_reference: bool = False,
     progress: bool = True,
-    reference_model: ReferenceModel = None,
+    mia_reference: ReferenceModel = None,
     shard: bool = False,
 ) -> Evaluation:
     """Compute the selected entries; ``self_reference`` makes the model its own reference (the retain model).
@@ -151,7 +127,7 @@ def evaluate_model(
     With ``out_dir`` every finished entry is saved to a partial file as it completes, and entries that an earlier,
     interrupted evaluation of the same model and manifest finished there are reused (see ``evaluation.partial``).
     """
-    from unlearn_core.evaluation.reference_model import reference_model_loader
+    from unlearn_core.evaluation.mia_reference import mia_reference_loader
 
     start = time.perf_counter()
     was_training = model.training
@@ -160,13 +136,13 @@ def evaluate_model(
     template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
     together = shard and can_shard()  # every process takes part (not process 0 alone, building embedded models)
     partial = (
-        PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, reference_logs, shared=together)
+        PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, retain_logs, shared=together)
         if out_dir is not None
         else None
     )
-    if reference_model is None:
+    if mia_reference is None:
         device = next(model.parameters()).device
-        reference_model = reference_model_loader(cfg, plugins, suite.benchmark, reference_logs, device)
+        mia_reference = mia_reference_loader(cfg, plugins, suite.benchmark, retain_logs, device)
     engine = EvaluationEngine(
         model,
         tokenizer,
@@ -175,8 +151,8 @@ def evaluate_model(
         plugins.metrics,
         batch_size=cfg["trainer"]["args"]["per_device_eval_batch_size"],
         generation=cfg["generation"],
-        reference_logs=reference_logs,
-        reference_model=reference_model,
+        retain_logs=retain_logs,
+        mia_reference=mia_reference,
         progress=progress,
         partial=partial,
         shard=shard,
@@ -184,9 +160,11 @@ def evaluate_model(
     keys = selected_keys(cfg, suite)
     try:
         if self_reference:
-            needs_ref = [k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
-            engine.run([k for k in keys if k not in needs_ref] + reference_needs(suite, plugins.metrics, needs_ref))
-            engine.reference_logs = dict(engine._results)
+            needs_ref = [
+                k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_retain_logs(suite.entries[k])
+            ]
+            engine.run([k for k in keys if k not in needs_ref] + retain_logs_needs(suite, plugins.metrics, needs_ref))
+            engine.retain_logs = dict(engine._results)
         results = engine.run(keys)
     finally:
         if was_training:

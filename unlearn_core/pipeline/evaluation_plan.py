@@ -1,4 +1,4 @@
-"""Everything a command needs to evaluate models the same way: suite, manifest and validated reference logs."""
+"""Everything a command needs to evaluate models the same way: suite, manifest and validated retain logs."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from typing import Any
 
 from unlearn_core.benchmarks import Benchmark
 from unlearn_core.config import ExperimentConfig
-from unlearn_core.errors import ReferenceLogError
+from unlearn_core.errors import RetainLogsError
+from unlearn_core.evaluation.needs import retain_logs_needs
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.pipeline.embedded import EmbeddedBuilder, EmbeddedModels, uses_embedded_model
 from unlearn_core.pipeline.evaluate import (
     Evaluation,
     eval_manifest,
     evaluate_model,
-    read_reference,
-    reference_needs,
+    read_retain_logs,
     selected_keys,
 )
 from unlearn_core.plugins import Plugins
@@ -24,14 +24,14 @@ from unlearn_core.plugins import Plugins
 
 @dataclass
 class EvaluationPlan:
-    """A benchmark's suite for this configuration, its manifest, and the reference (retain) logs, all checked."""
+    """A benchmark's suite for this configuration, its manifest, and the retain logs, all checked."""
 
     cfg: ExperimentConfig
     plugins: Plugins
     bench: Benchmark
     suite: EvalSuite
     manifest: dict[str, Any]
-    reference_logs: dict[str, Any] | None
+    retain_logs: dict[str, Any] | None
     embedded: EmbeddedModels | None
     keys: list[str]
     """The selected entries (``eval.metrics`` or the benchmark's defaults, aliases resolved)."""
@@ -45,7 +45,7 @@ class EvaluationPlan:
             self.suite,
             self.plugins,
             manifest=self.manifest,
-            reference_logs=self.reference_logs,
+            retain_logs=self.retain_logs,
             out_dir=out_dir,
             progress=progress,
             shard=True,
@@ -58,27 +58,27 @@ class EvaluationPlan:
 
     def logs(self, path: Path) -> dict[str, Any]:
         """Read a cached ``<BENCH>_EVAL.json`` of this setting (checked against the manifest)."""
-        return read_reference(self.cfg.values, path, self.manifest, [])
+        return read_retain_logs(self.cfg.values, path, self.manifest, [])
 
 
 def plan_evaluation(cfg: ExperimentConfig, plugins: Plugins, benchmark: str) -> EvaluationPlan:
-    """Check metric names and reference logs before any model loads; build the embedded models when used."""
+    """Check metric names and retain logs before any model loads; build the embedded models when used."""
     bench = plugins.benchmarks.get(benchmark)
     suite = bench.eval_suite(cfg.values)
     keys = selected_keys(cfg.values, suite)
-    needed = reference_needs(suite, plugins.metrics, keys)
+    needed = retain_logs_needs(suite, plugins.metrics, keys)
     manifest = eval_manifest(cfg.values, suite, bench.manifest(cfg.values))
     ref_path = cfg.get("retain_logs_path")
-    reference = read_reference(cfg.values, ref_path, manifest, needed) if ref_path else None
+    reference = read_retain_logs(cfg.values, ref_path, manifest, needed) if ref_path else None
     embedded = None
     if uses_embedded_model(cfg.values):
         embedded = EmbeddedBuilder(bench, cfg.values, plugins).all()
         if reference is None:
-            reference = read_reference(cfg.values, embedded.retain_eval, manifest, needed)
+            reference = read_retain_logs(cfg.values, embedded.retain_eval, manifest, needed)
     if reference is None:
-        needing = [k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_reference_logs]
+        needing = [k for k in keys if retain_logs_needs(suite, plugins.metrics, [k])]
         if needing:
-            raise ReferenceLogError(
+            raise RetainLogsError(
                 f"{', '.join(needing)} need the retain model's logs: pass retain_logs_path=<{suite.benchmark.upper()}"
                 f"_EVAL.json of the retain model>, or choose metrics with eval.metrics=[...]"
             )

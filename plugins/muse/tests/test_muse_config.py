@@ -92,7 +92,7 @@ def test_local_directory_missing_a_split_fails_at_configuration(plugins, tmp_pat
         _resolve(plugins, f"data.source={tmp_path / 'nothing'}")
 
 
-def test_reference_logs_of_the_other_data_split_are_refused_before_training(tmp_path, monkeypatch):
+def test_retain_logs_of_the_other_data_split_are_refused_before_training(tmp_path, monkeypatch):
     monkeypatch.setenv("UNLEARN_CACHE_DIR", str(tmp_path / "cache"))
     logs = tmp_path / "MUSE_EVAL.json"
     manifest = {
@@ -115,10 +115,8 @@ def test_verbmem_length_follows_the_data_not_the_model(plugins):
     bench = plugins.benchmarks.get("muse")
     for path in ([], ["model.model_args.pretrained_model_name_or_path=/some/model"]):
         suite = bench.eval_suite(_resolve(plugins, *SMALL, *path).values)
-        assert (
-            suite.entries["forget_verbmem_ROUGE"].args["max_new_tokens"] == 64
-        )  # embedded continuations: 50-65 tokens
-        assert suite.entries["forget_knowmem_ROUGE"].args["max_new_tokens"] == 32
+        assert suite.entries["forget_verbmem_ROUGE"].args.max_new_tokens == 64  # embedded continuations: 50-65 tokens
+        assert suite.entries["forget_knowmem_ROUGE"].args.max_new_tokens == 32
 
 
 def test_manifest_records_the_data_split_but_not_the_unlearned_split(plugins):

@@ -9,7 +9,8 @@ import pytest
 import torch
 from unlearn_muse.suite import KNOWMEM_STOP, muse_suite
 
-from unlearn_core.evaluation import builtin_metrics
+from unlearn_core.evaluation.builtin.derived import PRIVLEAK
+from unlearn_core.evaluation.builtin.rouge import METRIC as ROUGE
 from unlearn_core.metrics import mia
 from unlearn_core.metrics.rouge import cut_at_stop_strings, rouge_scores
 from unlearn_core.models.presets import RAW_TAGS
@@ -36,21 +37,21 @@ def _data() -> dict[str, list[dict[str, str]]]:
 
 
 class FakeEngine:
-    """The part of the evaluation engine a metric sees, with canned generations and reference logs."""
+    """The part of the evaluation engine a metric sees, with canned generations and retain logs."""
 
     def __init__(self, suite: Any, generations: list[str], reference: dict[str, Any] | None = None) -> None:
         self.suite = suite
         self.canned = generations
         self.calls: list[tuple[Any, ...]] = []
-        self.reference_logs = reference or {}
+        self.retain_logs = reference or {}
         self.results: dict[str, Any] = {}
 
     def dataset(self, name: str) -> Any:
         return self.suite.datasets[name]
 
-    def generations(self, dataset: str, max_new_tokens: int | None = None, stop: Any = (), **_: Any) -> list[str]:
-        self.calls.append((dataset, max_new_tokens, tuple(stop)))
-        return [cut_at_stop_strings(g, stop).strip() for g in self.canned]
+    def generations(self, request: Any) -> list[str]:
+        self.calls.append((request.dataset, request.max_new_tokens, tuple(request.stop)))
+        return [cut_at_stop_strings(g, request.stop).strip() for g in self.canned]
 
     def texts(self, dataset: str, field: str) -> list[Any]:
         return [row[field] for row in self.dataset(dataset).rows]
@@ -64,8 +65,8 @@ class FakeEngine:
     def result(self, key: str) -> dict[str, Any]:
         return self.results[key]
 
-    def reference(self, key: str) -> dict[str, Any]:
-        return self.reference_logs[key]
+    def retain_log(self, key: str) -> dict[str, Any]:
+        return self.retain_logs[key]
 
 
 def test_rouge_l_f1_golden_pair():
@@ -92,7 +93,7 @@ def test_stop_strings_cut_each_sequence_at_its_own_first_stop():
 def test_knowmem_entry_scores_rouge_l_f1_of_cut_generations():
     suite = muse_suite(_data())
     ctx = FakeEngine(suite, ["Ur Finril led the crews\n\nQuestion: next?"])
-    result = builtin_metrics.rouge(ctx, suite.entries["forget_knowmem_ROUGE"])
+    result = ROUGE.compute(ctx, suite.entries["forget_knowmem_ROUGE"])
     assert ctx.calls == [("knowmem_forget", 32, KNOWMEM_STOP)]
     assert result["value_by_index"]["0"]["generation"] == "Ur Finril led the crews"
     assert result["agg_value"] == pytest.approx(0.5714285714)
@@ -101,11 +102,11 @@ def test_knowmem_entry_scores_rouge_l_f1_of_cut_generations():
 def test_verbmem_entry_continues_the_prompt_and_scores_against_gt():
     suite = muse_suite(_data())
     ctx = FakeEngine(suite, ["in Kasvale on 3 May. Then rain."])
-    result = builtin_metrics.rouge(ctx, suite.entries["forget_verbmem_ROUGE"])
+    result = ROUGE.compute(ctx, suite.entries["forget_verbmem_ROUGE"])
     assert ctx.calls == [("verbmem_forget", 128, ())]
     # reference: in kasvale on 3 may (5); prediction adds: then rain (7); LCS 5
     assert result["agg_value"] == pytest.approx(2 * (5 / 7) * 1.0 / (5 / 7 + 1.0))
-    assert muse_suite(_data(), 64).entries["forget_verbmem_ROUGE"].args["max_new_tokens"] == 64
+    assert muse_suite(_data(), 64).entries["forget_verbmem_ROUGE"].args.max_new_tokens == 64
 
 
 def test_few_shot_prompt_puts_every_icl_turn_before_the_question():
@@ -134,10 +135,10 @@ def test_min_k_attack_and_privleak_golden_values():
     suite = muse_suite(_data())
     ctx = FakeEngine(suite, [], reference={"mia_min_k": {"auc": 0.5, "agg_value": 0.5}})
     ctx.results["mia_min_k"] = {"auc": 0.9}
-    result = builtin_metrics.privleak(ctx, suite.entries["privleak"])
+    result = PRIVLEAK.compute(ctx, suite.entries["privleak"])
     assert result["agg_value"] == pytest.approx(((1 - 0.9) - (1 - 0.5)) / (1 - 0.5) * 100)  # -80
     ctx.results["mia_min_k"] = {"auc": 0.5}
-    assert builtin_metrics.privleak(ctx, suite.entries["privleak"])["agg_value"] == pytest.approx(0.0)
+    assert PRIVLEAK.compute(ctx, suite.entries["privleak"])["agg_value"] == pytest.approx(0.0)
 
 
 def test_suite_layout_matches_the_muse_definitions():
@@ -162,23 +163,25 @@ def test_suite_layout_matches_the_muse_definitions():
     for name in ("privleak_forget", "privleak_holdout"):
         assert (suite.datasets[name].kind, suite.datasets[name].question_field) == ("text", "text")
     entries = suite.entries
-    assert entries["retain_knowmem_ROUGE"].args == {
+    assert entries["retain_knowmem_ROUGE"].definition()["args"] == {
         "target": "answer",
         "rouge_type": "rougeL_f1",
+        "question_field": None,
         "max_new_tokens": 32,
         "stop": ["\n\n", "\nQuestion", "Question:"],
+        "draft": None,
     }
-    assert entries["privleak"].args == {"mia_key": "mia_min_k"}
-    assert entries["mia_min_k"].args == {
+    assert entries["privleak"].definition()["args"] == {"mia_key": "mia_min_k"}
+    assert entries["mia_min_k"].definition()["args"] == {
         "forget": "privleak_forget",
         "holdout": "privleak_holdout",
         "field": "text",
         "k": 0.4,
     }
-    assert (entries["extraction_strength"].dataset, entries["extraction_strength"].args) == (
+    assert (entries["extraction_strength"].dataset, entries["extraction_strength"].definition()["args"]) == (
         "verbmem_forget",
         {"field": "gt"},
     )
     for attack in ("loss", "zlib", "min_k_plus_plus", "gradnorm", "reference"):
         assert entries[f"mia_{attack}"].metric == f"mia_{attack}"
-    assert math.isclose(entries["mia_min_k_plus_plus"].args["k"], 0.4)
+    assert math.isclose(entries["mia_min_k_plus_plus"].args.k, 0.4)

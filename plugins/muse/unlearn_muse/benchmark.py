@@ -30,7 +30,6 @@ from unlearn_muse.sources import EMBEDDED_SOURCE, embedded_args, load_muse
 from unlearn_muse.suite import (
     EMBEDDED_VERBMEM_MAX_NEW_TOKENS,
     EVAL_SPLITS,
-    REFERENCE_KEYS,
     TABLE_COLUMNS,
     VERBMEM_MAX_NEW_TOKENS,
     muse_suite,
@@ -50,7 +49,6 @@ class MuseBenchmark(Benchmark):
     name = "muse"
     description = "news articles / book passages (muse-bench/MUSE-News, -Books); embedded synthetic default"
     table_columns = TABLE_COLUMNS
-    reference_keys = REFERENCE_KEYS
 
     def config_defaults(self, mode: str) -> dict[str, Any]:
         """Published protocol: batch 4 × accumulation 8, lr 1e-5, constant schedule, 10 epochs; 2048 tokens."""
@@ -72,7 +70,7 @@ class MuseBenchmark(Benchmark):
         """What evaluation results depend on: the data split and source (not the split a run unlearned)."""
         manifest = super().manifest(cfg)
         # Evaluation reads the same verbmem/knowmem/privleak sets whatever forget set was unlearned, so steps of a
-        # scalability or sustainability experiment share the retain model's reference logs.
+        # scalability or sustainability experiment share the retain model's logs.
         manifest.update(forget_split=None, retain_split=None)
         if cfg["data"]["source"] == EMBEDDED_SOURCE:
             manifest["embedded"] = self._embedded_args(cfg)

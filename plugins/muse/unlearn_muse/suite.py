@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
+from unlearn_core import EvalDataset, EvalSuite, MetricEntry, entries
 
 DEFAULT_KEYS = [
     "forget_knowmem_ROUGE",
@@ -20,14 +20,11 @@ ALIASES = {
     "knowmem_r": "retain_knowmem_ROUGE",
 }
 """The MUSE paper's short names (C1, C2, C4): accepted by ``eval.metrics`` and shown in tables."""
-REFERENCE_KEYS = ["mia_min_k"]
-"""What ``privleak`` reads from the retain model's logs (its MIA AUC)."""
 VERBMEM_MAX_NEW_TOKENS = 128
 EMBEDDED_VERBMEM_MAX_NEW_TOKENS = 64
 """The embedded corpus's continuations hold 50 to 65 tokens: a property of the data, whatever model reads it."""
 KNOWMEM_MAX_NEW_TOKENS = 32
 KNOWMEM_STOP = ("\n\n", "\nQuestion", "Question:")
-MIA_ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus", "gradnorm", "reference")
 MIA_K = 0.4
 
 
@@ -53,37 +50,23 @@ def _datasets(data: dict[str, list[dict[str, Any]]]) -> dict[str, EvalDataset]:
 
 
 def _entries(verbmem_max_new_tokens: int, classifier: str | None) -> list[MetricEntry]:
-    knowmem = {
+    knowmem: dict[str, Any] = {
         "target": "answer",
         "rouge_type": "rougeL_f1",
         "max_new_tokens": KNOWMEM_MAX_NEW_TOKENS,
-        "stop": list(KNOWMEM_STOP),
+        "stop": KNOWMEM_STOP,
     }
-    entries = [
-        MetricEntry(
-            "forget_verbmem_ROUGE",
-            "rouge",
-            "verbmem_forget",
-            {"target": "gt", "rouge_type": "rougeL_f1", "max_new_tokens": verbmem_max_new_tokens},
-        ),
-        MetricEntry("forget_knowmem_ROUGE", "rouge", "knowmem_forget", dict(knowmem)),
-        MetricEntry("retain_knowmem_ROUGE", "rouge", "knowmem_retain", dict(knowmem)),
-        MetricEntry("privleak", "privleak", None, {"mia_key": "mia_min_k"}),
-        MetricEntry("extraction_strength", "extraction_strength", "verbmem_forget", {"field": "gt"}),
-        MetricEntry("exact_memorization", "exact_memorization", "verbmem_forget", {"field": "gt"}),
-        MetricEntry(
-            "forget_gibberish",
-            "classifier_prob",
-            None,
-            {"precompute": "forget_verbmem_ROUGE", "classifier": classifier, "class_id": 0, "max_length": 512},
-        ),
+    verbmem = {"target": "gt", "rouge_type": "rougeL_f1", "max_new_tokens": verbmem_max_new_tokens}
+    return [
+        entries.rouge("forget_verbmem_ROUGE", "verbmem_forget", **verbmem),
+        entries.rouge("forget_knowmem_ROUGE", "knowmem_forget", **knowmem),
+        entries.rouge("retain_knowmem_ROUGE", "knowmem_retain", **knowmem),
+        entries.privleak(),
+        entries.extraction_strength("extraction_strength", "verbmem_forget", "gt"),
+        entries.exact_memorization("exact_memorization", "verbmem_forget", "gt"),
+        entries.classifier_prob("forget_gibberish", "forget_verbmem_ROUGE", classifier, max_length=512),
+        *entries.mia_attacks("privleak_forget", "privleak_holdout", field="text", k=MIA_K),
     ]
-    for attack in MIA_ATTACKS:
-        args: dict[str, Any] = {"forget": "privleak_forget", "holdout": "privleak_holdout", "field": "text"}
-        if attack in ("min_k", "min_k_plus_plus"):
-            args["k"] = MIA_K
-        entries.append(MetricEntry(f"mia_{attack}", f"mia_{attack}", None, args))
-    return entries
 
 
 def muse_suite(
@@ -93,8 +76,8 @@ def muse_suite(
 ) -> EvalSuite:
     """The suite for loaded MUSE splits, keyed ``<subset>_<split>`` (verbmem_forget, knowmem_forget_qa, ...);
     ``classifier`` is the gibberish detector of ``forget_gibberish``."""
-    entries = {e.key: e for e in _entries(verbmem_max_new_tokens, classifier)}
-    return EvalSuite("muse", _datasets(data), entries, list(DEFAULT_KEYS), list(DEFAULT_KEYS), aliases=dict(ALIASES))
+    by_key = {e.key: e for e in _entries(verbmem_max_new_tokens, classifier)}
+    return EvalSuite("muse", _datasets(data), by_key, list(DEFAULT_KEYS), aliases=dict(ALIASES))
 
 
 EVAL_SPLITS: tuple[tuple[str, str], ...] = (

@@ -66,7 +66,6 @@ class TofuBenchmark(Benchmark):
     name = "tofu"
     description = "fictitious-author QA (locuslab/TOFU); embedded synthetic default"
     table_columns = TABLE_COLUMNS
-    reference_keys = ["forget_truth_ratio", "mia_min_k"]
 
     def config_defaults(self, mode: str) -> dict[str, Any]:
         """Published protocol: finetuning 5 epochs, unlearning 10, lr 1e-5, batch 8 × 4."""

@@ -1,6 +1,6 @@
 """Where ``mia_reference`` finds its reference model without extra configuration: the retain model.
 
-In order: ``eval.reference_model`` when the configuration has that key; the model recorded in the reference
+In order: ``eval.mia_reference`` when the configuration has that key; the model recorded in the reference
 (retain) logs' manifest when it is a local directory; the embedded retain model when the embedded default is used.
 The model is loaded only when an entry needs it.
 """
@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from unlearn_core.errors import ReferenceLogError
+from unlearn_core.errors import RetainLogsError
 
 
-def reference_model_path(cfg: dict[str, Any], plugins: Any, benchmark: str, logs: dict[str, Any] | None) -> str:
-    """The directory (or hub id) of the reference model, or a ReferenceLogError saying how to give one."""
-    configured = (cfg.get("eval") or {}).get("reference_model")
+def mia_reference_path(cfg: dict[str, Any], plugins: Any, benchmark: str, logs: dict[str, Any] | None) -> str:
+    """The directory (or hub id) of the reference model, or a RetainLogsError saying how to give one."""
+    configured = (cfg.get("eval") or {}).get("mia_reference")
     if configured:
         return str(configured)
     manifest = (logs or {}).get("manifest") or {}
@@ -27,13 +27,13 @@ def reference_model_path(cfg: dict[str, Any], plugins: Any, benchmark: str, logs
 
     if uses_embedded_model(cfg):
         return str(EmbeddedBuilder(plugins.benchmarks.get(benchmark), cfg, plugins).finetuned("retain"))
-    raise ReferenceLogError(
+    raise RetainLogsError(
         "mia_reference needs a reference model: evaluate with retain logs whose manifest names a local model "
         "directory (retain_logs_path=...), or use the embedded default"
     )
 
 
-def reference_model_loader(
+def mia_reference_loader(
     cfg: dict[str, Any], plugins: Any, benchmark: str, logs: dict[str, Any] | None, device: Any
 ) -> Callable[[], Any]:
     """A function that finds and loads the reference model on first call (in eval mode, on ``device``)."""
@@ -41,7 +41,7 @@ def reference_model_loader(
     def load() -> Any:
         from unlearn_core.pipeline.models import load_model_and_tokenizer
 
-        path = reference_model_path(cfg, plugins, benchmark, logs)
+        path = mia_reference_path(cfg, plugins, benchmark, logs)
         model_cfg = {
             **cfg["model"],
             "model_args": {**cfg["model"]["model_args"], "pretrained_model_name_or_path": path},

@@ -96,10 +96,10 @@ class StraightforwardText(ABC):
 
     def _rouge(self, e: MetricEntry) -> dict[str, Any]:
         ds = self.suite.datasets[e.dataset]
-        question = e.args.get("question_field", ds.question_field)
-        target = e.args.get("target", "answer")
-        max_new = e.args.get("max_new_tokens") or self.generation["max_new_tokens"]
-        generations = self.generate(e.dataset, question, max_new, list(e.args.get("stop", ())))
+        question = e.args.question_field or ds.question_field
+        target = e.args.target
+        max_new = e.args.max_new_tokens or self.generation["max_new_tokens"]
+        generations = self.generate(e.dataset, question, max_new, list(e.args.stop))
         self.generations_by_entry[e.key] = generations
         by_index: dict[str, Any] = {}
         for i, (gen, row) in enumerate(zip(generations, ds.rows)):
@@ -116,10 +116,10 @@ class StraightforwardText(ABC):
                 "ground_truth": truths,
             }
             by_index[str(i)] = value if listed else {name: v[0] for name, v in value.items()}
-        kind = e.args.get("rouge_type", "rougeL_recall")
+        kind = e.args.rouge_type
         values = [sum(v[kind]) / len(v[kind]) if isinstance(v[kind], list) else v[kind] for v in by_index.values()]
         return {"agg_value": sum(values) / len(values), "value_by_index": by_index}
 
     def _harmonic_mean(self, e: MetricEntry) -> dict[str, Any]:
-        values = [self.result(k)["agg_value"] for k in e.args["keys"]]
+        values = [self.result(k)["agg_value"] for k in e.args.keys]
         return {"agg_value": 0.0 if any(v == 0 for v in values) else float(hmean(values))}

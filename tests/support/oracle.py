@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from unlearn_core.evaluation.straightforward_text import StraightforwardText, auc_by_pairs, forget_quality_pvalue
+from support.oracle_text import StraightforwardText, auc_by_pairs, forget_quality_pvalue
 from unlearn_core.evaluation.suite import EvalSuite, MetricEntry
 from unlearn_core.token_rules import PromptTemplate
 
@@ -36,13 +36,13 @@ class Straightforward(StraightforwardText):
         *,
         batch_size: int,
         generation: dict[str, Any],
-        reference_logs: dict[str, Any] | None = None,
-        reference_model: torch.nn.Module | None = None,
+        retain_logs: dict[str, Any] | None = None,
+        mia_reference: torch.nn.Module | None = None,
     ) -> None:
         super().__init__(model, tokenizer, template, suite, generation)
         self.batch_size = batch_size
-        self.reference_logs = reference_logs
-        self.reference_model = reference_model
+        self.retain_logs = retain_logs
+        self.mia_reference = mia_reference
         self.results: dict[str, dict[str, Any]] = {}
         self._losses: dict[tuple[str, str, int], list[list[float]]] = {}
 
@@ -91,7 +91,7 @@ class Straightforward(StraightforwardText):
         """Per row, the average loss of each answer of ``field`` (one pass per perturbation index)."""
         key = (dataset, field, which)
         if key not in self._losses:
-            model = self.model if which == 0 else self.reference_model
+            model = self.model if which == 0 else self.mia_reference
             assert model is not None, "mia_reference needs a reference model"
             rows = self.suite.datasets[dataset].rows
             if isinstance(rows[0][field], list):
@@ -119,7 +119,7 @@ class Straightforward(StraightforwardText):
         return self.results[key]
 
     def _probability(self, e: MetricEntry) -> dict[str, Any]:
-        field = e.args.get("field", "answer")
+        field = e.args.field
         listed = isinstance(self.suite.datasets[e.dataset].rows[0][field], list)
         losses = self.losses(e.dataset, field)
         probs = [sum(math.exp(-x) for x in row) / len(row) for row in losses]
@@ -132,8 +132,8 @@ class Straightforward(StraightforwardText):
         return {"agg_value": sum(probs) / len(probs), "value_by_index": by_index}
 
     def _probability_normalised(self, e: MetricEntry) -> dict[str, Any]:
-        correct = self.losses(e.dataset, e.args.get("correct", "answer"))
-        wrong = self.losses(e.dataset, e.args.get("wrong", "perturbed_answer"))
+        correct = self.losses(e.dataset, e.args.correct)
+        wrong = self.losses(e.dataset, e.args.wrong)
         scores = []
         for c, w in zip(correct, wrong):
             p_c = math.exp(-c[0])
@@ -144,27 +144,27 @@ class Straightforward(StraightforwardText):
         }
 
     def _truth_ratio(self, e: MetricEntry) -> dict[str, Any]:
-        correct = self.losses(e.dataset, e.args.get("correct", "paraphrased_answer"))
-        wrong = self.losses(e.dataset, e.args.get("wrong", "perturbed_answer"))
+        correct = self.losses(e.dataset, e.args.correct)
+        wrong = self.losses(e.dataset, e.args.wrong)
         ratios = [math.exp(-sum(w) / len(w)) / (math.exp(-c[0]) + 1e-10) for c, w in zip(correct, wrong)]
-        if e.args["aggregator"] == "closer_to_1_better":
+        if e.args.aggregator == "closer_to_1_better":
             agg = sum(min(r, 1 / (r + 1e-10)) for r in ratios) / len(ratios)
         else:
             agg = sum(max(0.0, 1 - r) for r in ratios) / len(ratios)
         return {"agg_value": agg, "value_by_index": {str(i): {"score": r} for i, r in enumerate(ratios)}}
 
     def _forget_quality(self, e: MetricEntry) -> dict[str, Any]:
-        key = e.args.get("truth_ratio_key", "forget_truth_ratio")
+        key = e.args.truth_ratio_key
         ours = [v["score"] for v in self.result(key)["value_by_index"].values()]
-        assert self.reference_logs is not None, "forget_quality needs reference logs"
-        theirs = [v["score"] for v in self.reference_logs[key]["value_by_index"].values()]
+        assert self.retain_logs is not None, "forget_quality needs retain logs"
+        theirs = [v["score"] for v in self.retain_logs[key]["value_by_index"].values()]
         return {"agg_value": forget_quality_pvalue(ours, theirs)}
 
     def _privleak(self, e: MetricEntry) -> dict[str, Any]:
-        key = e.args.get("mia_key", "mia_min_k")
+        key = e.args.mia_key
         auc = self.result(key)["auc"]
-        assert self.reference_logs is not None, "privleak needs reference logs"
-        ref = self.reference_logs[key]["auc"]
+        assert self.retain_logs is not None, "privleak needs retain logs"
+        ref = self.retain_logs[key]["auc"]
         return {"agg_value": ((1 - auc) - (1 - ref)) / ((1 - ref) + 1e-10) * 100}
 
     # ---- teacher-forced token statistics (their own pass each) -------------------------------------------------------
@@ -182,7 +182,7 @@ class Straightforward(StraightforwardText):
 
     def _memorization(self, e: MetricEntry, extraction: bool) -> dict[str, Any]:
         by_index = {}
-        for i, s in enumerate(self._token_pass(self.model, e.dataset, e.args.get("field", "answer"))):
+        for i, s in enumerate(self._token_pass(self.model, e.dataset, e.args.field)):
             hits = (s["argmax"] == s["targets"])[:-1].tolist()  # the last target is EOS
             n = len(hits)
             if extraction:
@@ -217,7 +217,7 @@ class Straightforward(StraightforwardText):
                     for _, labels in sequences
                 ]
                 return [x / len(zlib.compress(t.encode("utf-8"))) for x, t in zip(losses, texts)]
-            ref = [row[0] for row in self._fresh_losses(self.reference_model, dataset, field)]
+            ref = [row[0] for row in self._fresh_losses(self.mia_reference, dataset, field)]
             return [a - b for a, b in zip(losses, ref)]
         if attack == "gradnorm":
             return self._gradnorms(dataset, field)
@@ -257,9 +257,9 @@ class Straightforward(StraightforwardText):
     def _mia(self, e: MetricEntry, attack: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for side in ("forget", "holdout"):
-            name = e.args[side]
-            field = e.args.get("field", self.suite.datasets[name].question_field)
-            scores = self._attack_scores(attack, name, field, e.args.get("k", 0.4))
+            name = getattr(e.args, side)
+            field = e.args.field or self.suite.datasets[name].question_field
+            scores = self._attack_scores(attack, name, field, e.args.k)
             out[side] = {"value_by_index": {str(i): {"score": s} for i, s in enumerate(scores)}}
             out[side]["agg_value"] = sum(scores) / len(scores)
         auc = auc_by_pairs(
