@@ -11,6 +11,7 @@ from unlearn_core.data import Tokenized
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.models.tiny import TinyLlamaSize
 from unlearn_core.token_rules import PromptTemplate
+from unlearn_core.toolkit.settings import Setting
 
 
 @dataclass
@@ -53,6 +54,8 @@ class Benchmark(ABC):
     description: ClassVar[str] = ""
     table_columns: ClassVar[list[str]] = []
     """Summary keys shown in the final table of ``unlearn run``."""
+    settings: ClassVar[dict[str, Setting]] = {}
+    """Top-level keys this benchmark's runs have (``forget_split=``, ``data_split=``), with their defaults."""
 
     @abstractmethod
     def config_defaults(self, mode: str) -> dict[str, Any]:
@@ -90,13 +93,13 @@ class Benchmark(ABC):
     def embedded_recipe(self, cfg: dict[str, Any]) -> EmbeddedRecipe:
         """How to build the embedded tiny model for this benchmark's embedded data."""
 
+    def finetune_key(self, cfg: dict[str, Any], role: str) -> Any:
+        """What the embedded model finetuned with ``data.train=role`` depends on besides the recipe (part of its
+        cache key): by default every setting's value."""
+        return {key: cfg.get(key) for key in self.settings}
+
     def manifest(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        """Benchmark settings recorded with results and checked against retain logs."""
-        return {
-            "benchmark": self.name,
-            "data_source": cfg["data"]["source"],
-            "data_split": cfg.get("data_split"),
-            "forget_split": cfg.get("forget_split"),
-            "holdout_split": cfg.get("holdout_split"),
-            "retain_split": cfg.get("retain_split"),
-        }
+        """What evaluation results depend on, recorded with them and checked against retain logs: the benchmark, its
+        data source and every ``evaluated`` setting."""
+        evaluated = [k for k, s in self.settings.items() if s.evaluated]
+        return {"benchmark": self.name, "data_source": cfg["data"]["source"], **{k: cfg.get(k) for k in evaluated}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ IGNORE_INDEX = -100
 
 @dataclass(frozen=True)
 class Tokenized:
-    """One sample: prompt ids (never trained on) followed by target ids (answer, end tag and EOS)."""
+    """One sample: the positions that are never targets (the prompt), then the target ids."""
 
     prompt_ids: tuple[int, ...]
     target_ids: tuple[int, ...]
@@ -24,6 +24,12 @@ class Tokenized:
     def length(self) -> int:
         """Total sequence length."""
         return len(self.prompt_ids) + len(self.target_ids)
+
+
+def renumber(samples: Sequence[Tokenized], start: int = 0) -> list[Tokenized]:
+    """The same samples indexed ``start``, ``start + 1``, ... (samples concatenated from several sources must
+    not share an index: cached reference values are looked up by it)."""
+    return [replace(s, index=start + i) for i, s in enumerate(samples)]
 
 
 def collate(samples: Sequence[Tokenized], pad_id: int) -> dict[str, torch.Tensor]:

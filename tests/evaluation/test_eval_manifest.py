@@ -18,6 +18,7 @@ EXPECTED = {
     "forget_split": "forget10",
     "holdout_split": "holdout10",
     "data_split": None,
+    "checked": ["forget_split", "holdout_split", "data_split"],
     "metric_definition_version": METRIC_DEFINITION_VERSION,
 }
 ENTRIES = {"forget_truth_ratio": {"value_by_index": {"0": {"score": 0.5}}}, "mia_min_k": {"auc": 0.5}}
@@ -43,7 +44,7 @@ def test_manifest_names_everything_a_result_depends_on() -> None:
         "benchmark",
         "forget_split",
         "holdout_split",
-        "retain_split",
+        "checked",
         "model",
         "template",
         "generation",
@@ -55,6 +56,7 @@ def test_manifest_names_everything_a_result_depends_on() -> None:
     ):
         assert key in manifest, key
     assert (manifest["forget_split"], manifest["holdout_split"]) == ("forget05", "holdout05")
+    assert manifest["checked"] == ["forget_split", "holdout_split"]  # retain_split does not change evaluation
     assert {"unlearn-core", "unlearn-tofu", "torch", "transformers"} <= set(manifest["plugin_versions"])
     assert manifest["world_size"] == 1 and manifest["generation"]["max_new_tokens"] > 0
 

@@ -113,7 +113,11 @@ def test_missing_and_malformed_data_files_name_the_file_and_line(workdir):
     args = ["eval", "-b", "tofu", "paths.output_dir=o", f"data.source={data}", "eval.metrics=[forget_Q_A_Prob]"]
     line = error_line(invoke(*args))
     assert f"missing TOFU file '{data}/" in line
-    needed = Path(line.split("missing TOFU file '")[1].split("'")[0])
+    from unlearn_tofu.embedded import generate_tofu
+    from unlearn_tofu.sources import write_tofu_dir
+
+    write_tofu_dir(generate_tofu(n_authors=10, questions_per_author=3), data)  # every file, then one broken
+    needed = data / "forget10_perturbed.jsonl"
     needed.write_text("\n{not json\n")
     line = error_line(invoke(*args))
     assert f"{needed} line 2: invalid JSON" in line

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from unlearn_core.config.defaults import CHOICES, MODES, NONE_DEFAULT_TYPES, OPEN_SECTIONS, base_config
 from unlearn_core.config.overrides import Override, parse_overrides
 from unlearn_core.config.validate import assign, check_choice, coerce, lookup, unknown_key_message
-from unlearn_core.datasets import check_dataset_names
 from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.errors import ConfigError, UnknownNameError
 from unlearn_core.suggest import did_you_mean, unknown_message
+from unlearn_core.toolkit.named import check_dataset_names
 
 if TYPE_CHECKING:
     from unlearn_core.plugins import Plugins
@@ -114,6 +114,7 @@ def resolve_config(
     cfg["mode"] = mode
     cfg["benchmark"] = bench.name
     cfg["experiment"] = groups.get("experiment")
+    cfg.update({key: setting.default for key, setting in bench.settings.items()})
     _merge(cfg, bench.config_defaults(mode))
     _merge(cfg, preset)
     if "eval" in groups:
@@ -146,6 +147,7 @@ def resolve_config(
     else:
         cfg["trainer"]["name"] = FINETUNE_TRAINER if mode == "train" else None
 
+    _refuse_foreign_settings(plugins, bench, rest)
     _apply_overrides(cfg, rest, method_cls)
     if uses_embedded_model(cfg):
         explicit = {o.key for o in rest}
@@ -155,8 +157,21 @@ def resolve_config(
     _check_choices(cfg, method_cls)
     check_dataset_names(cfg, plugins.datasets)
     bench.validate_config(cfg)
-    _fill_derived(cfg)
+    _fill_derived(cfg, bench.settings)
     return ExperimentConfig(cfg)
+
+
+def _refuse_foreign_settings(plugins: Plugins, bench: Any, overrides: list[Override]) -> None:
+    """A top-level setting of another benchmark (``data_split`` on a TOFU run) is an error naming whose it is."""
+    for o in overrides:
+        if "." in o.key or o.key in bench.settings:
+            continue
+        owners = [n for n in plugins.benchmarks.names() if o.key in plugins.benchmarks.get(n).settings]
+        if owners:
+            own = ", ".join(bench.settings) or "none"
+            raise ConfigError(
+                f"'{o.key}' is a setting of benchmark {', '.join(owners)}, not of {bench.name} (its settings: {own})"
+            )
 
 
 def _apply_overrides(cfg: dict[str, Any], overrides: list[Override], method_cls: Any) -> None:
@@ -204,7 +219,7 @@ def _check_choices(cfg: dict[str, Any], method_cls: Any) -> None:
         raise ConfigError("'generation.max_new_tokens' and 'generation.batch_size' must be at least 1")
 
 
-def _fill_derived(cfg: dict[str, Any]) -> None:
+def _fill_derived(cfg: dict[str, Any], settings: dict[str, Any]) -> None:
     if cfg["trainer"]["args"]["seed"] is None:
         cfg["trainer"]["args"]["seed"] = cfg["seed"]
     if not cfg["task_name"]:
@@ -215,7 +230,7 @@ def _fill_derived(cfg: dict[str, Any]) -> None:
             parts.append("finetune")
         else:
             parts.append("eval")
-        parts += [str(cfg[k]) for k in ("data_split", "forget_split") if cfg.get(k)]
+        parts += [str(cfg[k]) for k, setting in settings.items() if setting.in_task_name and cfg.get(k)]
         cfg["task_name"] = "_".join(parts)
     if not cfg["paths"]["output_dir"]:
         cfg["paths"]["output_dir"] = str(Path("saves") / cfg["mode"] / cfg["task_name"])

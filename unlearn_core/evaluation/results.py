@@ -15,7 +15,9 @@ from unlearn_core.errors import RetainLogsError
 METRIC_DEFINITION_VERSION = "1"
 """Bumped whenever a metric's definition changes; retain logs of another version are refused."""
 
-CHECKED_MANIFEST_KEYS = ("benchmark", "forget_split", "holdout_split", "data_split", "metric_definition_version")
+ALWAYS_CHECKED = ("benchmark", "metric_definition_version")
+"""Manifest keys that must match between an evaluation and the retain logs it reads, besides the benchmark's own
+``evaluated`` settings (listed under ``checked`` in the manifest)."""
 
 
 def json_ready(obj: Any) -> Any:
@@ -69,6 +71,17 @@ def write_results(
     return eval_path, summary_path
 
 
+LEGACY_CHECKED = ("forget_split", "holdout_split", "data_split")
+"""What manifests written before they listed ``checked`` were compared on."""
+
+
+def checked_keys(expected: dict[str, Any]) -> list[str]:
+    """The manifest keys compared with retain logs: always the benchmark and metric version, and the settings the
+    expected manifest lists as ``checked`` (a manifest of an earlier version: the splits it records)."""
+    settings = expected["checked"] if "checked" in expected else [k for k in LEGACY_CHECKED if k in expected]
+    return list(dict.fromkeys([ALWAYS_CHECKED[0], *settings, ALWAYS_CHECKED[1]]))
+
+
 def load_retain_logs(path: str | Path, expected: dict[str, Any], required_keys: list[str]) -> dict[str, Any]:
     """Read a retain model's ``<BENCH>_EVAL.json`` and check it matches this evaluation.
 
@@ -90,10 +103,10 @@ def load_retain_logs(path: str | Path, expected: dict[str, Any], required_keys: 
         raise RetainLogsError(f"retain logs {p} lack {', '.join(missing)} (present: {', '.join(sorted(logs))})")
     manifest = logs.get("manifest")
     if manifest is None:
-        unchecked = ", ".join(k for k in CHECKED_MANIFEST_KEYS if expected.get(k) is not None)
+        unchecked = ", ".join(k for k in checked_keys(expected) if expected.get(k) is not None)
         warnings.warn(f"retain logs {p} have no manifest: could not check {unchecked}", stacklevel=2)
         return logs
-    for key in CHECKED_MANIFEST_KEYS:
+    for key in checked_keys(expected):
         want, have = expected.get(key), manifest.get(key)
         if want is not None and have != want:
             raise RetainLogsError(f"retain logs {p} were made with {key}={have!r}, this evaluation uses {want!r}")

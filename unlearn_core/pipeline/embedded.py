@@ -116,7 +116,7 @@ class EmbeddedBuilder:
     def finetuned(self, role: str) -> Path:
         """The target (``role='target'``) or retain model, finetuned from the base model."""
         base = self.base()
-        split = self.cfg.get("retain_split") if role == "retain" else None
+        split = self.bench.finetune_key(self.cfg, role)
         key = _digest(
             self.base_key(), role, split, self.recipe.finetune_args, self.recipe.replay, self.cfg["data"]["max_length"]
         )

@@ -84,6 +84,7 @@ def eval_manifest(cfg: dict[str, Any], suite: EvalSuite, bench_manifest: dict[st
     """What is recorded with results and compared against retain logs (and a resumed evaluation)."""
     return {
         **bench_manifest,
+        "checked": [k for k in bench_manifest if k not in ("benchmark", "data_source")],
         "metric_definition_version": METRIC_DEFINITION_VERSION,
         "model": cfg["model"]["model_args"].get("pretrained_model_name_or_path") or cfg["model"]["name"],
         "template": cfg["model"]["template_args"],

@@ -1,48 +1,55 @@
 """MUSE's named data sets: the reference's dataset config names, usable in ``data.forget=`` / ``data.retain=``.
 
-A name is a subset of ``muse-bench/MUSE-{News,Books}`` and a split; where the split is the run's own
-(``forget_split``, ``retain_split``) the name gives its default. Documents (``text``) are trained on as the reference
-chunks them; ``knowmem`` sets are question/answer pairs after their few-shot examples; ``verbmem`` is a completion
-of its prompt.
+Documents (``raw``, ``scal``, ``sust``, ``train``) are trained on as the reference chunks them; ``knowmem`` sets are
+question/answer pairs after their few-shot examples; ``verbmem`` and the membership sets are completions. The subset
+names ``raw``, ``scal`` and ``sust`` are accepted too (with ``forget_split`` naming the split).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from unlearn_core import NamedDataset
 from unlearn_muse.schema import STEP_SPLITS
 
 
-@dataclass(frozen=True)
-class MuseDataset:
-    """Where a named data set's rows are: ``subset`` and its ``splits`` (``None``: the run's forget or retain
-    split, ``default`` when the run has none)."""
-
-    subset: str
-    splits: tuple[str, ...] | None = None
-    default: str | None = None
-    description: str = ""
+def _documents(name: str, *splits: str, description: str = "") -> NamedDataset:
+    return NamedDataset(name, "muse", splits, "documents", description)
 
 
-DATASETS: dict[str, MuseDataset] = {
-    "MUSE_forget": MuseDataset("raw", default="forget", description="the forget documents"),
-    "MUSE_retain": MuseDataset("raw", default="retain1", description="the retain documents"),
-    "MUSE_forget_scal": MuseDataset("scal", default=STEP_SPLITS[-1], description="scalability forget sets"),
-    "MUSE_forget_sust": MuseDataset("sust", default=STEP_SPLITS[0], description="sustainability forget sets"),
-    "MUSE_train": MuseDataset("train", ("forget", "retain1", "retain2"), description="the target's training text"),
-    "MUSE_forget_knowmem": MuseDataset("knowmem", ("forget_qa",), description="questions on forget documents"),
-    "MUSE_retain_knowmem": MuseDataset("knowmem", ("retain_qa",), description="questions on retain documents"),
-    "MUSE_forget_verbmem": MuseDataset("verbmem", ("forget",), description="verbatim continuations"),
-    "MUSE_MIA_forget": MuseDataset("privleak", ("forget",), description="membership attack: members"),
-    "MUSE_MIA_holdout": MuseDataset("privleak", ("holdout",), description="membership attack: non-members"),
-}
+def _completions(name: str, split: str, prefix: str, text: str, description: str, space: bool) -> NamedDataset:
+    return NamedDataset(name, "muse", (split,), "completion", description, prefix=prefix, text=text, insert_space=space)
+
+
+def _questions(name: str, role: str, description: str) -> NamedDataset:
+    return NamedDataset(name, "muse", (f"knowmem/{role}_qa",), "qa", description, few_shot=f"knowmem/{role}_qa_icl")
+
+
+DATASETS: tuple[NamedDataset, ...] = (
+    _documents("MUSE_forget", "raw/{forget_split}", description="the forget documents"),
+    _documents("MUSE_retain", "raw/{retain_split}", description="the retain documents"),
+    _documents("MUSE_forget_scal", "scal/{forget_split}", description="scalability forget sets"),
+    _documents("MUSE_forget_sust", "sust/{forget_split}", description="sustainability forget sets"),
+    _documents(
+        "MUSE_train", "train/forget", "train/retain1", "train/retain2", description="the target's training text"
+    ),
+    _questions("MUSE_forget_knowmem", "forget", "questions on forget documents"),
+    _questions("MUSE_retain_knowmem", "retain", "questions on retain documents"),
+    _completions("MUSE_forget_verbmem", "verbmem/forget", "prompt", "gt", "verbatim continuations", True),
+    _completions("MUSE_MIA_forget", "privleak/forget", "prompt", "text", "membership attack: members", False),
+    _completions("MUSE_MIA_holdout", "privleak/{holdout_split}", "prompt", "text", "non-members", False),
+)
 NATIVE_FORGET = ("raw", "scal", "sust")
 """Subset names ``data.forget`` also accepts (with ``forget_split`` naming the split)."""
+FORGET_SPLIT_DEFAULTS = {
+    "MUSE_forget": "forget",
+    "MUSE_forget_scal": STEP_SPLITS[-1],
+    "MUSE_forget_sust": STEP_SPLITS[0],
+    "raw": "forget",
+    "scal": STEP_SPLITS[-1],
+    "sust": STEP_SPLITS[-1],
+}
+"""The forget split a forget data set reads when ``forget_split`` is not given (the reference's defaults)."""
 
 
-def dataset_of(name: str) -> MuseDataset:
-    """The named data set, or a native subset name (``raw``, ``scal``, ``sust``) as one."""
-    if name in DATASETS:
-        return DATASETS[name]
-    default = "forget" if name == "raw" else STEP_SPLITS[-1]
-    return MuseDataset(name, default=default)
+def native(name: str) -> NamedDataset:
+    """A subset name (``raw``, ``scal``, ``sust``) as the documents of its ``forget_split``."""
+    return _documents(name, f"{name}/{{forget_split}}", description=f"the {name} subset")

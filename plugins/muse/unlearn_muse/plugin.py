@@ -18,8 +18,7 @@ def register_benchmarks(register: Any) -> None:
 @hookimpl
 def register_datasets(register: Any) -> None:
     """Register the reference's MUSE dataset names (``MUSE_forget``, ``MUSE_forget_scal``, ...)."""
-    from unlearn_core import NamedDataset
     from unlearn_muse.datasets import DATASETS
 
-    for name, dataset in DATASETS.items():
-        register(name, NamedDataset(name, "muse", dataset.description))
+    for dataset in DATASETS:
+        register(dataset.name, dataset)

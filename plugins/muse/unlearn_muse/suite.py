@@ -69,24 +69,20 @@ def _entries(verbmem_max_new_tokens: int, classifier: str | None) -> list[Metric
     ]
 
 
+def metric_entries(
+    verbmem_max_new_tokens: int = VERBMEM_MAX_NEW_TOKENS, classifier: str | None = None
+) -> list[MetricEntry]:
+    """Every MUSE entry, with the reference's keys."""
+    return _entries(verbmem_max_new_tokens, classifier)
+
+
 def muse_suite(
     data: dict[str, list[dict[str, Any]]],
     verbmem_max_new_tokens: int = VERBMEM_MAX_NEW_TOKENS,
     classifier: str | None = None,
 ) -> EvalSuite:
-    """The suite for loaded MUSE splits, keyed ``<subset>_<split>`` (verbmem_forget, knowmem_forget_qa, ...);
-    ``classifier`` is the gibberish detector of ``forget_gibberish``."""
+    """The suite for loaded MUSE splits, keyed ``<subset>_<split>`` (verbmem_forget, knowmem_forget_qa, ...), for
+    tests and tools that hold rows already (the benchmark builds the same from its declarations); ``classifier``
+    is the gibberish detector of ``forget_gibberish``."""
     by_key = {e.key: e for e in _entries(verbmem_max_new_tokens, classifier)}
     return EvalSuite("muse", _datasets(data), by_key, list(DEFAULT_KEYS), aliases=dict(ALIASES))
-
-
-EVAL_SPLITS: tuple[tuple[str, str], ...] = (
-    ("verbmem", "forget"),
-    ("knowmem", "forget_qa"),
-    ("knowmem", "retain_qa"),
-    ("knowmem", "forget_qa_icl"),
-    ("knowmem", "retain_qa_icl"),
-    ("privleak", "forget"),
-    ("privleak", "holdout"),
-)
-"""The (subset, split) pairs an evaluation reads."""

@@ -12,9 +12,11 @@ from unlearn_tofu.schema import (
     PERTURBED_FIELDS,
     QA_FIELDS,
     TOFU_CONFIG_NAMES,
+    fields,
     required_fields,
-    validate_row,
 )
+
+from unlearn_core.toolkit.rows import validate_row
 
 Q = EMBEDDED_DEFAULTS["questions_per_author"]
 
@@ -56,10 +58,10 @@ def test_every_hub_config_with_the_hub_field_names(configs):
     assert set(configs) == set(TOFU_CONFIG_NAMES)
     for name, rows in configs.items():
         assert rows, name
-        fields = required_fields(name)
+        expected = fields(name)
         for index, row in enumerate(rows):
-            assert tuple(row) == fields, (name, index)
-            validate_row(row, fields, f"{name} row {index}")
+            assert tuple(row) == tuple(expected), (name, index)
+            validate_row(row, expected, f"{name} row {index}")
     assert required_fields("forget05_perturbed") == PERTURBED_FIELDS
     assert required_fields("world_facts_perturbed") == FACT_PERTURBED_FIELDS
     assert required_fields("holdout01") == QA_FIELDS

@@ -174,7 +174,7 @@ def test_hub_rows_are_converted_and_validated(monkeypatch, small):
     _fake_datasets(monkeypatch, lambda *args, **kwargs: iter(small["world_facts_perturbed"]))
     assert load_tofu_config(HUB_ID, "world_facts_perturbed") == small["world_facts_perturbed"]
     _fake_datasets(monkeypatch, lambda *args, **kwargs: [{"question": "Q?"}])
-    with pytest.raises(DataError, match=r"locuslab/TOFU config 'full' row 0: missing field 'answer'"):
+    with pytest.raises(DataError, match=r"locuslab/TOFU full row 0: missing field 'answer'"):
         load_tofu_config(HUB_ID, "full")
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
+from unlearn_core import DeclaredBenchmark, EmbeddedRecipe, EvalSet, MetricEntry, NamedDataset, Setting
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
-from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.suggest import unknown_message
 from unlearn_core.token_rules import PromptTemplate
 from unlearn_tofu import embedded
-from unlearn_tofu.datasets import DATASETS, qa_pairs, resolve
+from unlearn_tofu.datasets import DATASETS
 from unlearn_tofu.schema import TOFU_CONFIG_NAMES
-from unlearn_tofu.sources import EMBEDDED_SOURCE, load_tofu_config
-from unlearn_tofu.splits import evaluation_configs, resolve_splits
-from unlearn_tofu.suite import TABLE_COLUMNS, tofu_suite
+from unlearn_tofu.sources import EMBEDDED_SOURCE, STORE
+from unlearn_tofu.splits import FORGET_SPLITS, HOLDOUT_SPLITS, RETAIN_SPLITS, resolve_splits
+from unlearn_tofu.suite import DEFAULT_KEYS, TABLE_COLUMNS, metric_entries
 
 PUBLISHED_UNLEARN_ARGS = {
     "learning_rate": 1e-5,
@@ -52,7 +51,6 @@ EMBEDDED_FINETUNE_ARGS = {
     "optim": "adamw_torch",
 }
 EMBEDDED_BASE_ARGS = {**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": 30}
-TRAIN_CHOICES = ("target", "retain", "full")
 RECIPE_KEYS = {
     "base_epochs": EMBEDDED_BASE_ARGS["num_train_epochs"],
     "finetune_epochs": EMBEDDED_FINETUNE_ARGS["num_train_epochs"],
@@ -60,26 +58,47 @@ RECIPE_KEYS = {
 """``data.embedded.*`` keys that size the embedded model's training (the others size the generated data)."""
 
 
-class TofuBenchmark(Benchmark):
+class TofuBenchmark(DeclaredBenchmark):
     """TOFU (arXiv 2401.06121): 200 fictitious authors × 20 QA pairs; embedded default with tens of authors."""
 
     name = "tofu"
     description = "fictitious-author QA (locuslab/TOFU); embedded synthetic default"
     table_columns = TABLE_COLUMNS
-
-    def config_defaults(self, mode: str) -> dict[str, Any]:
-        """Published protocol: finetuning 5 epochs, unlearning 10, lr 1e-5, batch 8 × 4."""
-        args = PUBLISHED_FINETUNE_ARGS if mode == "train" else PUBLISHED_UNLEARN_ARGS
-        return {"trainer": {"args": dict(args)}, "data": {"train": "target"}}
-
-    def embedded_defaults(self, mode: str) -> dict[str, Any]:
-        """Settings for the embedded tiny model, applied where the user did not set the key."""
-        args = EMBEDDED_FINETUNE_ARGS if mode == "train" else EMBEDDED_UNLEARN_ARGS
-        return {
+    settings = {
+        "forget_split": Setting(None, FORGET_SPLITS, "forget01|05|10", evaluated=True, in_task_name=True),
+        "retain_split": Setting(None, RETAIN_SPLITS, "the retain split that pairs with the forget split"),
+        "holdout_split": Setting(None, HOLDOUT_SPLITS, "the holdout split that pairs with it", evaluated=True),
+    }
+    store = STORE
+    datasets = DATASETS
+    forget_data, retain_data = "TOFU_QA_forget", "TOFU_QA_retain"
+    train_data = {"target": ("TOFU_QA_full",), "retain": ("TOFU_QA_retain",), "full": ("TOFU_QA_full",)}
+    eval_sets = (
+        EvalSet("forget", "{forget_split}_perturbed"),
+        EvalSet("retain", "retain_perturbed"),
+        EvalSet("ra", "real_authors_perturbed"),
+        EvalSet("wf", "world_facts_perturbed"),
+        EvalSet("holdout", "{holdout_split}"),
+    )
+    default_keys = DEFAULT_KEYS
+    published_args = {
+        "train": PUBLISHED_FINETUNE_ARGS,
+        "unlearn": PUBLISHED_UNLEARN_ARGS,
+        "eval": PUBLISHED_UNLEARN_ARGS,
+    }
+    embedded_protocol = {
+        mode: {
             **{f"trainer.args.{k}": v for k, v in args.items()},
             "generation.max_new_tokens": 48,
             "data.max_length": 128,
         }
+        for mode, args in (
+            ("train", EMBEDDED_FINETUNE_ARGS),
+            ("unlearn", EMBEDDED_UNLEARN_ARGS),
+            ("eval", EMBEDDED_UNLEARN_ARGS),
+        )
+    }
+    embedded_model_keys = RECIPE_KEYS
 
     def presets(self) -> dict[str, dict[str, Any]]:
         """``unlearn/tofu/default``, ``finetune/tofu/default``, ``eval/tofu/default`` and per-split variants."""
@@ -89,61 +108,29 @@ class TofuBenchmark(Benchmark):
             "finetune/tofu/retain": {"data": {"train": "retain"}},
             "eval/tofu/default": {},
         }
-        for split in ("forget01", "forget05", "forget10"):
+        for split in FORGET_SPLITS:
             presets[f"unlearn/tofu/{split}"] = {"forget_split": split}
         return presets
 
-    def validate_config(self, cfg: dict[str, Any]) -> None:
-        """Resolve consistent splits; check ``data.train`` and the data source form."""
+    def check_settings(self, cfg: dict[str, Any]) -> None:
+        """Consistent splits: forget10 with retain90 and holdout10 (a missing one follows the others)."""
         cfg["forget_split"], cfg["retain_split"], cfg["holdout_split"] = resolve_splits(
             cfg.get("forget_split"), cfg.get("retain_split"), cfg.get("holdout_split")
         )
-        if cfg.get("data_split") is not None:
-            raise ConfigError("TOFU has no data_split (that key is MUSE's News/Books); use forget_split=forget01|05|10")
-        train = cfg["data"].get("train")
-        if train is not None and train not in TRAIN_CHOICES:
-            raise ConfigError(unknown_message("TOFU data.train", str(train), TRAIN_CHOICES))
-        for key in ("forget", "retain"):
-            name = cfg["data"].get(key)
-            if name is not None and name not in TOFU_CONFIG_NAMES and name not in DATASETS:
-                choices = [*DATASETS, *TOFU_CONFIG_NAMES]
-                raise ConfigError(unknown_message(f"TOFU data set for data.{key}", str(name), choices))
-        for key in cfg["data"]["embedded"]:
-            if key not in embedded.EMBEDDED_DEFAULTS and key not in RECIPE_KEYS:
-                choices = [*embedded.EMBEDDED_DEFAULTS, *RECIPE_KEYS]
-                raise ConfigError(unknown_message("data.embedded key", key, choices))
 
-    # ---- data -----------------------------------------------------------------------------------------------------
-    def _embedded_args(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        given = {k: v for k, v in cfg["data"]["embedded"].items() if k not in RECIPE_KEYS}
-        return {**embedded.EMBEDDED_DEFAULTS, **given}
+    def dataset(self, name: str, cfg: dict[str, Any]) -> NamedDataset:
+        """A registered data set, or a TOFU config by its name (its ``question`` and ``answer``)."""
+        if name in TOFU_CONFIG_NAMES:
+            return NamedDataset(name, self.name, (name,))
+        if name not in {d.name for d in self.datasets}:
+            raise ConfigError(
+                unknown_message("TOFU data set", name, [*(d.name for d in self.datasets), *TOFU_CONFIG_NAMES])
+            )
+        return super().dataset(name, cfg)
 
-    def _load(self, cfg: dict[str, Any], config: str) -> list[dict[str, Any]]:
-        return load_tofu_config(cfg["data"]["source"], config, embedded_args=self._embedded_args(cfg))
-
-    def finetune_data(self, cfg: dict[str, Any], template: PromptTemplate) -> list[Tokenized]:
-        """``full`` for the target model, ``retainXX`` for the retain model."""
-        train = cfg["data"].get("train") or "target"
-        config = cfg["retain_split"] if train == "retain" else "full"
-        return _qa_rows(template, self._load(cfg, config))
-
-    def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
-        """``TOFU_QA_forget`` and ``TOFU_QA_retain`` (the forget and retain splits), or the data sets or configs
-        named by ``data.forget`` / ``data.retain``."""
-        return (
-            self._named(cfg, template, cfg["data"].get("forget") or "TOFU_QA_forget"),
-            self._named(cfg, template, cfg["data"].get("retain") or "TOFU_QA_retain"),
-        )
-
-    def _named(self, cfg: dict[str, Any], template: PromptTemplate, name: str) -> list[Tokenized]:
-        config, dataset = resolve(name, cfg)
-        return template.qa_many(*qa_pairs(self._load(cfg, config), dataset))
-
-    def eval_suite(self, cfg: dict[str, Any]) -> EvalSuite:
-        """forget = ``{forget_split}_perturbed``, retain = ``retain_perturbed``, ra, wf, holdout = ``holdoutXX``."""
-        configs = evaluation_configs(cfg["forget_split"], cfg["holdout_split"])
-        data = {role: self._load(cfg, config) for role, config in configs.items()}
-        return tofu_suite(data, classifier=cfg["eval"]["classifier_model"])
+    def metric_entries(self, cfg: dict[str, Any]) -> list[MetricEntry]:
+        """The reference's TOFU entries (see ``suite``)."""
+        return metric_entries(classifier=cfg["eval"]["classifier_model"])
 
     # ---- embedded default -----------------------------------------------------------------------------------------
     def embedded_recipe(self, cfg: dict[str, Any]) -> EmbeddedRecipe:
@@ -153,7 +140,7 @@ class TofuBenchmark(Benchmark):
                 "the embedded tiny model is trained on embedded data only: with data.source="
                 f"{cfg['data']['source']} also set model.model_args.pretrained_model_name_or_path=<model>"
             )
-        args = self._embedded_args(cfg)
+        args = STORE.embedded_args(self.generator_args(cfg))
 
         def corpus() -> Iterator[str]:
             for rows in embedded.generate_tofu(**args).values():
@@ -165,7 +152,8 @@ class TofuBenchmark(Benchmark):
                 yield row["answer"]
 
         def base_rows(template: PromptTemplate) -> list[Tokenized]:
-            return _qa_rows(template, embedded.base_training_rows(args["seed"]))
+            rows = embedded.base_training_rows(args["seed"])
+            return template.qa_many([r["question"] for r in rows], [r["answer"] for r in rows])
 
         recipe = {**RECIPE_KEYS, **{k: v for k, v in cfg["data"]["embedded"].items() if k in RECIPE_KEYS}}
         return EmbeddedRecipe(
@@ -175,8 +163,3 @@ class TofuBenchmark(Benchmark):
             base_args={**EMBEDDED_BASE_ARGS, "num_train_epochs": recipe["base_epochs"]},
             finetune_args={**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": recipe["finetune_epochs"]},
         )
-
-
-def _qa_rows(template: PromptTemplate, rows: list[dict[str, Any]]) -> list[Tokenized]:
-    """Question/answer rows as scored sequences (the reference's token rule)."""
-    return template.qa_many([r["question"] for r in rows], [r["answer"] for r in rows])

@@ -18,8 +18,7 @@ def register_benchmarks(register: Any) -> None:
 @hookimpl
 def register_datasets(register: Any) -> None:
     """Register the reference's TOFU dataset names (``TOFU_QA_forget``, ``TOFU_QA_forget_para``, ...)."""
-    from unlearn_core import NamedDataset
     from unlearn_tofu.datasets import DATASETS
 
-    for name, dataset in DATASETS.items():
-        register(name, NamedDataset(name, "tofu", dataset.description))
+    for dataset in DATASETS:
+        register(dataset.name, dataset)

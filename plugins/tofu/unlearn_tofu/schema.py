@@ -1,10 +1,7 @@
-"""TOFU config names and the fields each config's rows carry (the hub's names), with a row validator."""
+"""TOFU config names and the fields each config's rows carry (the hub's names)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from unlearn_core.errors import DataError
 from unlearn_tofu.splits import FORGET_SPLITS, HOLDOUT_SPLITS, RETAIN_SPLITS
 
 QA_FIELDS: tuple[str, ...] = ("question", "answer")
@@ -40,18 +37,6 @@ def required_fields(config: str) -> tuple[str, ...]:
     return QA_FIELDS
 
 
-def validate_row(row: object, fields: Iterable[str], where: str) -> None:
-    """Raise DataError, prefixed with ``where`` (file and line), unless ``row`` has every field with its type."""
-    if not isinstance(row, dict):
-        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    for field in fields:
-        if field not in row:
-            raise DataError(f"{where}: missing field '{field}'")
-        value = row[field]
-        if field == "perturbed_answer":
-            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-                raise DataError(f"{where}: field '{field}' must be a list of strings")
-            if not value:
-                raise DataError(f"{where}: field '{field}' must not be empty")
-        elif not isinstance(value, str):
-            raise DataError(f"{where}: field '{field}' must be a string, got {type(value).__name__}")
+def fields(config: str) -> dict[str, type]:
+    """``required_fields`` with their types: ``perturbed_answer`` is a list of strings, the rest strings."""
+    return {name: list if name == "perturbed_answer" else str for name in required_fields(config)}

@@ -84,11 +84,16 @@ def _entries(max_new_tokens: int | None, classifier: str | None) -> list[MetricE
     ]
 
 
+def metric_entries(max_new_tokens: int | None = None, classifier: str | None = None) -> list[MetricEntry]:
+    """Every TOFU entry: the reference's keys; ``classifier`` is the gibberish detector of ``forget_Q_A_gibberish``."""
+    return _entries(max_new_tokens, classifier)
+
+
 def tofu_suite(
     data: dict[str, list[dict[str, Any]]], max_new_tokens: int | None = None, classifier: str | None = None
 ) -> EvalSuite:
-    """The suite for loaded TOFU configs: ``data`` maps forget/retain/ra/wf/holdout to rows; ``classifier`` is the
-    gibberish detector of ``forget_Q_A_gibberish``."""
+    """The suite for loaded TOFU configs: ``data`` maps forget/retain/ra/wf/holdout to rows (for tests and tools
+    that hold rows already; the benchmark builds the same from its declarations)."""
     datasets = {name: EvalDataset(name, rows) for name, rows in data.items()}
     by_key = {e.key: e for e in _entries(max_new_tokens, classifier)}
     return EvalSuite("tofu", datasets, by_key, list(DEFAULT_KEYS))
