@@ -159,7 +159,6 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
         import shlex
 
         from unlearn_core.config import resolve_config
-        from unlearn_core.pipeline.api import execute
         from unlearn_core.pipeline.environment import record_command
         from unlearn_core.pipeline.outputs import os_error_message
         from unlearn_core.table import summary_table
@@ -171,6 +170,8 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
         resume_command = shlex.join(command_line(benchmark, method, overrides, ["--resume"]))
         plugins = _plugins()
         cfg = resolve_config(mode, plugins, benchmark=benchmark, method=method, overrides=list(overrides))
+        from unlearn_core.pipeline.api import execute  # torch and transformers: only once the configuration is valid
+
         try:
             with terminate_as_interrupt():
                 result = execute(cfg, plugins, overwrite=overwrite, resume=resume)

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
+
+
+def shard_positions(n: int, rank: int, world_size: int) -> list[int]:
+    """Positions of a global order that ``rank`` takes: every ``world_size``-th, padded by wrapping around so every
+    rank gets the same count (ranks must run the same number of steps, as DistributedSampler does)."""
+    total = math.ceil(n / world_size) * world_size
+    return [p % n for p in range(rank, total, world_size)]
+
+
+def is_partitioned(model: Any) -> bool:
+    """True when ``model``'s parameters are ZeRO-3 partitions (each process holds a slice; forwards are collective):
+    they carry DeepSpeed's ``ds_id``/``ds_status``."""
+    first = next(model.parameters(), None)
+    return first is not None and hasattr(first, "ds_id") and hasattr(first, "ds_status")
 
 
 def world_size() -> int:

@@ -114,8 +114,8 @@ def main(out_dir: Path) -> None:
     import deepspeed
     import torch.distributed as dist
 
+    from unlearn_core.distributed import is_partitioned
     from unlearn_core.errors import ConfigError
-    from unlearn_core.evaluation.lockstep import is_partitioned
     from unlearn_core.pipeline.environment import get_accelerator, quiet_libraries
 
     quiet_libraries()

@@ -111,16 +111,16 @@ def _cfg(name: str = "my-model", path: str | None = "/some/dir") -> dict[str, An
 
 
 def test_mia_reference_uses_the_retain_model_named_in_the_retain_logs(tmp_path: Path) -> None:
-    from unlearn_core.evaluation.mia_reference import mia_reference_path
+    from unlearn_core.pipeline.mia_reference import mia_reference_path
 
     logs = {"manifest": {"model": str(tmp_path)}}
-    assert mia_reference_path(_cfg(), None, "tofu", logs) == str(tmp_path)
+    assert mia_reference_path(_cfg(), logs) == str(tmp_path)
     configured = {**_cfg(), "eval": {"mia_reference": "org/retain"}}
-    assert mia_reference_path(configured, None, "tofu", logs) == "org/retain"
+    assert mia_reference_path(configured, logs) == "org/retain"
 
 
 def test_mia_reference_without_a_reference_model_says_how_to_give_one(tmp_path: Path) -> None:
-    from unlearn_core.evaluation.mia_reference import mia_reference_path
+    from unlearn_core.pipeline.mia_reference import mia_reference_path
 
     with pytest.raises(RetainLogsError, match="mia_reference needs a reference model"):
-        mia_reference_path(_cfg(), None, "tofu", {"manifest": {"model": "org/not-a-local-dir"}})
+        mia_reference_path(_cfg(), {"manifest": {"model": "org/not-a-local-dir"}})

@@ -94,59 +94,10 @@ def resolve_config(
 ) -> ExperimentConfig:
     """Resolve and validate everything before any model loads; errors are ConfigError (exit code 2)."""
     check_choice("mode", mode, MODES)
-    parsed = parse_overrides(list(overrides))
-    groups = {o.key: o.value for o in parsed if o.key in GROUP_KEYS}
-    rest = [o for o in parsed if o.key not in GROUP_KEYS]
-    for key in ("benchmark", "experiment", "model", "trainer", "eval"):
-        if key in groups and not isinstance(groups[key], str):
-            raise ConfigError(f"'{key}=' takes a name, got {groups[key]!r}")
-
-    bench_name = benchmark or groups.get("benchmark") or (groups.get("eval") if mode == "eval" else None)
-    preset: dict[str, Any] = {}
-    if groups.get("experiment"):
-        bench_name, preset = _find_experiment(plugins, groups["experiment"], bench_name)
-    if bench_name is None:
-        names = plugins.benchmarks.names()
-        raise ConfigError(f"no benchmark given: use --benchmark NAME; installed: {', '.join(names) or 'none'}")
-    bench = plugins.benchmarks.get(bench_name)
-
-    cfg = base_config()
-    cfg["mode"] = mode
-    cfg["benchmark"] = bench.name
-    cfg["experiment"] = groups.get("experiment")
-    cfg.update({key: setting.default for key, setting in bench.settings.items()})
-    _merge(cfg, bench.config_defaults(mode))
-    _merge(cfg, preset)
-    if "eval" in groups:
-        plugins.benchmarks.get(groups["eval"])
-        cfg["eval"]["benchmark"] = plugins.benchmarks.canonical(groups["eval"])
-    cfg["eval"]["benchmark"] = cfg["eval"]["benchmark"] or bench.name
-
-    # the model preset (the embedded tiny model's unless model= names another) brings its template
-    model_cfg = _merge(base_config()["model"], plugins.models.get(groups.get("model") or cfg["model"]["name"]).config())
-    if "model" not in groups:
-        _merge(model_cfg, preset.get("model", {}))  # an experiment's model settings stay
-    cfg["model"] = model_cfg
-
-    if method and groups.get("trainer") and str(method).lower() != str(groups["trainer"]).lower():
-        if not (method in plugins.methods and groups["trainer"] in plugins.methods) or (
-            plugins.methods.get(method) is not plugins.methods.get(groups["trainer"])
-        ):
-            raise ConfigError(f"--method {method} and trainer={groups['trainer']} name different methods; give one")
-    method_name = method or groups.get("trainer") or cfg["trainer"]["name"]
-    method_cls = None
-    if mode == "unlearn":
-        if not method_name or str(method_name).lower() == FINETUNE_TRAINER:
-            names = plugins.methods.names()
-            raise ConfigError(f"unlearning needs a method: use --method NAME; installed: {', '.join(names)}")
-        method_cls = plugins.methods.get(method_name)
-        cfg["trainer"]["name"] = method_cls.name
-        cfg["trainer"]["method_args"] = {**method_cls.defaults, **cfg["trainer"]["method_args"]}
-    elif method_name and str(method_name).lower() != FINETUNE_TRAINER and mode == "train":
-        raise ConfigError(f"'train' finetunes a model; trainer must be 'finetune', got '{method_name}'")
-    else:
-        cfg["trainer"]["name"] = FINETUNE_TRAINER if mode == "train" else None
-
+    groups, rest = _split_overrides(parse_overrides(list(overrides)))
+    bench, preset = _benchmark(plugins, mode, benchmark, groups)
+    cfg = _layered(plugins, mode, bench, preset, groups)
+    method_cls = _method(plugins, mode, method, groups, cfg)
     _refuse_foreign_settings(plugins, bench, rest)
     _apply_overrides(cfg, rest, method_cls)
     if uses_embedded_model(cfg):
@@ -159,6 +110,67 @@ def resolve_config(
     bench.validate_config(cfg)
     _fill_derived(cfg, bench.settings)
     return ExperimentConfig(cfg)
+
+
+def _split_overrides(parsed: list[Override]) -> tuple[dict[str, Any], list[Override]]:
+    """Group selections (``model=``, ``trainer=``, ``experiment=`` ...) and the other overrides."""
+    groups = {o.key: o.value for o in parsed if o.key in GROUP_KEYS}
+    for key, value in groups.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"'{key}=' takes a name, got {value!r}")
+    return groups, [o for o in parsed if o.key not in GROUP_KEYS]
+
+
+def _benchmark(plugins: Plugins, mode: str, given: str | None, groups: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The benchmark (``--benchmark``, ``benchmark=``, ``eval=`` or the experiment's) and the experiment preset."""
+    name = given or groups.get("benchmark") or (groups.get("eval") if mode == "eval" else None)
+    preset: dict[str, Any] = {}
+    if groups.get("experiment"):
+        name, preset = _find_experiment(plugins, groups["experiment"], name)
+    if name is None:
+        names = plugins.benchmarks.names()
+        raise ConfigError(f"no benchmark given: use --benchmark NAME; installed: {', '.join(names) or 'none'}")
+    return plugins.benchmarks.get(name), preset
+
+
+def _layered(plugins: Plugins, mode: str, bench: Any, preset: dict[str, Any], groups: dict[str, Any]) -> dict[str, Any]:
+    """Base configuration, then the benchmark's settings and defaults, the experiment preset, the model preset."""
+    cfg = base_config()
+    cfg.update(mode=mode, benchmark=bench.name, experiment=groups.get("experiment"))
+    cfg.update({key: setting.default for key, setting in bench.settings.items()})
+    _merge(cfg, bench.config_defaults(mode))
+    _merge(cfg, preset)
+    if "eval" in groups:
+        cfg["eval"]["benchmark"] = plugins.benchmarks.canonical(groups["eval"])
+    cfg["eval"]["benchmark"] = cfg["eval"]["benchmark"] or bench.name
+    # the model preset (the embedded tiny model's unless model= names another) brings its template
+    model_cfg = _merge(base_config()["model"], plugins.models.get(groups.get("model") or cfg["model"]["name"]).config())
+    if "model" not in groups:
+        _merge(model_cfg, preset.get("model", {}))  # an experiment's model settings stay
+    cfg["model"] = model_cfg
+    return cfg
+
+
+def _method(plugins: Plugins, mode: str, given: str | None, groups: dict[str, Any], cfg: dict[str, Any]) -> Any:
+    """The unlearning method (``--method`` or ``trainer=``, which must agree), with its default arguments set."""
+    trainer = groups.get("trainer")
+    if given and trainer and str(given).lower() != str(trainer).lower():
+        same = given in plugins.methods and trainer in plugins.methods
+        if not same or plugins.methods.get(given) is not plugins.methods.get(trainer):
+            raise ConfigError(f"--method {given} and trainer={trainer} name different methods; give one")
+    name = given or trainer or cfg["trainer"]["name"]
+    if mode != "unlearn":
+        if name and str(name).lower() != FINETUNE_TRAINER and mode == "train":
+            raise ConfigError(f"'train' finetunes a model; trainer must be 'finetune', got '{name}'")
+        cfg["trainer"]["name"] = FINETUNE_TRAINER if mode == "train" else None
+        return None
+    if not name or str(name).lower() == FINETUNE_TRAINER:
+        names = plugins.methods.names()
+        raise ConfigError(f"unlearning needs a method: use --method NAME; installed: {', '.join(names)}")
+    method_cls = plugins.methods.get(name)
+    cfg["trainer"]["name"] = method_cls.name
+    cfg["trainer"]["method_args"] = {**method_cls.defaults, **cfg["trainer"]["method_args"]}
+    return method_cls
 
 
 def _refuse_foreign_settings(plugins: Plugins, bench: Any, overrides: list[Override]) -> None:

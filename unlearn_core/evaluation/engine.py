@@ -94,6 +94,10 @@ class EvaluationEngine:
         """Number of (sample, answer) sequences scored so far, each exactly once per model."""
         return sum(self.scored.values())
 
+    def set_mia_reference(self, model: ReferenceModel) -> None:
+        """The model (or a function loading it on first use) that ``mia_reference`` compares against."""
+        self._mia_reference = model
+
     @property
     def mia_reference(self) -> torch.nn.Module | None:
         """The model ``mia_reference`` compares against (loaded on first use when given as a loader)."""

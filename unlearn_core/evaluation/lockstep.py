@@ -3,9 +3,10 @@
 Under DeepSpeed ZeRO-3 each process holds a slice of every parameter and a forward pass gathers the full parameters
 module by module, so every forward is a collective that all processes must join. Sharded evaluation gives processes
 unequal work (lengths, batches, decoding steps), hence unequal numbers of forwards, which would hang. Inside a
-lockstep session every forward of the model (through ``model_calls``) first joins an all-reduce of a "still working"
-flag. A process that has finished its share keeps joining with flag 0 and runs a one-token dummy forward in every
-round in which another process still works; when the flags sum to 0 all processes leave together.
+lockstep session every forward of the model first joins an all-reduce of a "still working" flag (a forward
+pre-hook on the model, installed for the session). A process that has finished its share keeps joining with flag 0
+and runs a one-token dummy forward in every round in which another process still works; when the flags sum to 0 all
+processes leave together.
 
 Only a partitioned model is synchronised: a model with full local weights (the reference model of
 ``mia_reference``, any model under DDP or ZeRO-1/2) makes no collectives and needs no lockstep.
@@ -16,15 +17,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from unlearn_core.training.zero3 import is_partitioned
+from unlearn_core.distributed import is_partitioned
+from unlearn_core.evaluation import model_calls
 
-__all__ = ["LockstepCounters", "before_forward", "in_lockstep", "is_partitioned"]
+__all__ = ["LockstepCounters", "in_lockstep"]
 
 _SESSIONS: dict[int, _Session] = {}
-"""Open sessions by ``id(model)``; ``before_forward`` costs one dict test while it is empty."""
+"""Open sessions by ``id(model)``."""
 
 
 @dataclass
@@ -46,14 +49,6 @@ def _needs_lockstep(model: torch.nn.Module) -> bool:
     return is_partitioned(model)
 
 
-def before_forward(model: torch.nn.Module) -> None:
-    """Called before every evaluation forward of ``model``: in a lockstep session, vote "still working"."""
-    if _SESSIONS:
-        session = _SESSIONS.get(id(model))
-        if session is not None:
-            session.vote(working=True)
-
-
 @contextlib.contextmanager
 def in_lockstep(model: torch.nn.Module, pad_id: int, counters: LockstepCounters | None = None) -> Iterator[None]:
     """Forwards of ``model`` inside the block run in lockstep with the other processes' blocks; leaving drains.
@@ -68,9 +63,12 @@ def in_lockstep(model: torch.nn.Module, pad_id: int, counters: LockstepCounters 
     session = _Session(model, pad_id, counters if counters is not None else LockstepCounters())
     session.counters.sessions += 1
     _SESSIONS[id(model)] = session
+    # prepended: the vote must come before DeepSpeed's own pre-hook, which gathers the parameters (a collective)
+    hook = model.register_forward_pre_hook(session.before_forward, prepend=True)
     try:
         yield
     finally:
+        hook.remove()
         del _SESSIONS[id(model)]
     session.drain()
 
@@ -89,6 +87,10 @@ class _Session:
         # gloo reduces CPU tensors; NCCL and other accelerator backends reduce tensors on the model's device
         self.flag_device = torch.device("cpu") if "gloo" in backend else self.model_device
 
+    def before_forward(self, module: torch.nn.Module, args: Any) -> None:
+        """The session's forward pre-hook: vote "still working" (and leave the arguments as they are)."""
+        self.vote(working=True)
+
     def vote(self, *, working: bool) -> bool:
         """Join one round; True while any process is still working."""
         import torch.distributed as dist
@@ -104,9 +106,8 @@ class _Session:
             self._dummy_forward()
 
     def _dummy_forward(self) -> None:
-        """The cheapest forward that joins the same parameter gathers: one pad token, no cache, no gradient."""
-        from unlearn_core.evaluation import model_calls
-
+        """The cheapest forward that joins the same parameter gathers: one pad token, no cache, no gradient (run
+        once the session's hook is removed, so it does not vote itself)."""
         ids = torch.full((1, 1), self.pad_id, dtype=torch.long, device=self.model_device)
         with torch.no_grad():
             model_calls.run(self.model, ids, torch.ones_like(ids), last_logits_only=True)

@@ -1,7 +1,7 @@
 """Calls into a HuggingFace causal LM that work across transformers versions (cache argument, logits_to_keep).
 
-Every forward of the evaluation goes through :func:`run` or :func:`run_masked`, which first let a lockstep session
-of a ZeRO-3-partitioned model take its vote (``evaluation.lockstep``; nothing extra otherwise).
+Every forward of the evaluation goes through :func:`run` or :func:`run_masked` (a lockstep session of a
+ZeRO-3-partitioned model votes before each, through its forward pre-hook: ``evaluation.lockstep``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-
-from unlearn_core.evaluation import lockstep
 
 
 @lru_cache(maxsize=32)
@@ -79,7 +77,6 @@ def run(
             kwargs["logits_to_keep"] = 1
         else:
             trim_here = True
-    lockstep.before_forward(model)
     out = model(**kwargs)
     logits = out.logits if hasattr(out, "logits") else out[0]
     if trim_here:
@@ -96,7 +93,6 @@ def run_masked(model: torch.nn.Module, input_ids: Tensor, mask: Tensor, position
         kwargs["use_cache"] = False
     if "logits_to_keep" in _parameters(model):
         kwargs["logits_to_keep"] = keep_last
-    lockstep.before_forward(model)
     out = model(**kwargs)
     logits = out.logits if hasattr(out, "logits") else out[0]
     return logits[:, -keep_last:]

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from unlearn_core.evaluation import model_calls
+from unlearn_core.evaluation.plain import score_plain
 from unlearn_core.metrics.statistics import SampleStatistics, samples_from_token_statistics, token_statistics
 
 
@@ -193,8 +194,6 @@ class PackedScorer:
 
     def _check(self, groups: list[Any], packed: list[list[SampleStatistics]]) -> None:
         """Compare a few groups with plain full-sequence scoring; PackingUnsupported when they differ."""
-        from unlearn_core.evaluation.scoring import score_plain
-
         plain = score_plain(
             self.model, groups, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.counters, kind="check"
         )

@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from unlearn_core.distributed import shard_positions
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -32,8 +34,6 @@ def map_sharded(
     ``synced`` (a lockstep session) is entered around this process's share and left, drained, before gathering.
     """
     import torch.distributed as dist
-
-    from unlearn_core.training.batches import shard_positions
 
     world, rank = dist.get_world_size(), dist.get_rank()
     if not items:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from unlearn_core.config import ExperimentConfig, resolve_config
+from unlearn_core.distributed import barrier
 from unlearn_core.errors import ConfigError
+from unlearn_core.pipeline.commands import eval_command, train_command, unlearn_command
+from unlearn_core.pipeline.distributed_checks import check_launch
+from unlearn_core.pipeline.environment import provenance, quiet_libraries
+from unlearn_core.pipeline.experiments import experiment_command
+from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable
+from unlearn_core.pipeline.records import RunResult
 from unlearn_core.plugins import Plugins, load_plugins, plugin_versions
-from unlearn_core.training.diskio import write_json
+from unlearn_core.training.settings import check_training_args
 
-
-@dataclass
-class RunResult:
-    """What a command produced: its directory, a summary row per model, the files written and timings."""
-
-    output_dir: Path
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    columns: list[str] = field(default_factory=list)
-    labels: dict[str, str] = field(default_factory=dict)
-    """How the table names a column, where not by its key."""
-    files: dict[str, Path] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
+__all__ = ["RunResult", "execute", "run"]
 
 
 def run(
@@ -48,12 +41,6 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
     Nothing is created when the output directory or the checkpoint settings are wrong, and a command whose inputs
     then fail validation removes what it created (see ``pipeline.outputs``).
     """
-    from unlearn_core.distributed import barrier
-    from unlearn_core.pipeline.distributed_checks import check_launch
-    from unlearn_core.pipeline.environment import provenance, quiet_libraries
-    from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable
-    from unlearn_core.training.settings import check_training_args
-
     quiet_libraries()
     check_output_dir(cfg.output_dir, overwrite=overwrite, resume=resume)
     check_launch(cfg, plugins)
@@ -71,51 +58,10 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
     )
     barrier()
     if cfg.mode == "train":
-        from unlearn_core.pipeline.commands import train_command
-
         return train_command(cfg, plugins)
     if cfg.mode == "eval":
-        from unlearn_core.pipeline.commands import eval_command
-
         return eval_command(cfg, plugins)
     if cfg.mode == "unlearn":
-        from unlearn_core.pipeline.commands import unlearn_command
-
         steps = plugins.benchmarks.get(cfg.benchmark).experiment_steps(cfg.values)
-        if steps:
-            from unlearn_core.pipeline.experiments import experiment_command
-
-            return experiment_command(cfg, plugins, steps)
-        return unlearn_command(cfg, plugins)
+        return experiment_command(cfg, plugins, steps) if steps else unlearn_command(cfg, plugins)
     raise ConfigError(f"unknown mode '{cfg.mode}'")
-
-
-def record_provenance(
-    cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, extra: dict[str, Any], status: str = "finished"
-) -> None:
-    """Write ``provenance.json`` in the output directory (and close the run directory's set-up phase)."""
-    from unlearn_core.pipeline.environment import provenance
-    from unlearn_core.pipeline.outputs import current_run, is_main_process
-
-    current_run(cfg.output_dir).commit()
-    if not is_main_process():
-        return
-    previous = _previous_provenance(cfg.output_dir)
-    data = {**provenance(cfg.values, plugin_versions(plugins), accelerator), **extra, "status": status}
-    data["started"] = previous.get("started")
-    data["finished"] = time.time() if status == "finished" else None
-    resumes = list(previous.get("resumed_from") or [])
-    if extra.get("resumed_from") is not None and extra["resumed_from"] not in resumes:
-        resumes.append(extra["resumed_from"])
-    data["resumed_from"] = resumes
-    write_json(cfg.output_dir / "provenance.json", data)
-
-
-def _previous_provenance(output_dir: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        data = json.loads((output_dir / "provenance.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -6,17 +6,18 @@ import time
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
+from unlearn_core.default_plugins.models import uses_embedded_model
+from unlearn_core.distributed import is_partitioned
 from unlearn_core.errors import ConfigError, TrainingError
-from unlearn_core.pipeline.api import RunResult, record_provenance
-from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
+from unlearn_core.pipeline.embedded import EmbeddedBuilder
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
 from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.pipeline.outputs import current_run, save_model_atomic
+from unlearn_core.pipeline.records import RunResult, record_provenance
 from unlearn_core.plugins import Plugins
 from unlearn_core.token_rules import PromptTemplate
-from unlearn_core.training.zero3 import is_partitioned
 
 
 def _start_model(cfg: ExperimentConfig, builder: EmbeddedBuilder | None, role: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
+from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.distributed import launch_zero_stage, using_deepspeed, world_size, zero3_gathers_weights
 from unlearn_core.errors import ConfigError
 from unlearn_core.methods import UnlearningMethod
-from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
+from unlearn_core.pipeline.embedded import EmbeddedBuilder
 from unlearn_core.pipeline.evaluate import selected_keys
 from unlearn_core.plugins import Plugins
 

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
-from unlearn_core.default_plugins.models import uses_embedded_model  # noqa: F401  (re-exported)
 from unlearn_core.distributed import LocalAccelerator, is_distributed, main_process_first
+from unlearn_core.evaluation.needs import retain_logs_needs
 from unlearn_core.models.tiny import build_tiny_llama, train_tokenizer
+from unlearn_core.pipeline.evaluate import eval_manifest, evaluate_model, read_retain_logs, selected_keys
+from unlearn_core.pipeline.finetune import finetune_in_memory
+from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.plugins import Plugins
 from unlearn_core.token_rules import PromptTemplate
 
@@ -94,8 +97,6 @@ class EmbeddedBuilder:
         return self._entry("base", self.base_key(), self._build_base)
 
     def _build_base(self, out: Path) -> None:
-        from unlearn_core.pipeline.finetune import finetune_in_memory
-
         _say(f"[{self.bench.name}] building the embedded tiny model (first run only): tokenizer and base model")
         tokenizer = train_tokenizer(self.recipe.tokenizer_corpus(), self.recipe.size.vocab_size)
         model = build_tiny_llama(tokenizer, self.recipe.size, self.cfg["seed"])
@@ -123,9 +124,6 @@ class EmbeddedBuilder:
         return self._entry(role, key, lambda out: self._build_finetuned(base, role, out))
 
     def _build_finetuned(self, base: Path, role: str, out: Path) -> None:
-        from unlearn_core.pipeline.finetune import finetune_in_memory
-        from unlearn_core.pipeline.models import load_model_and_tokenizer
-
         cfg = {**self.cfg, "data": {**self.cfg["data"], "train": role}}
         model, tokenizer = load_model_and_tokenizer(_with_model(cfg, str(base)), str(base))
         template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
@@ -152,17 +150,9 @@ class EmbeddedBuilder:
             rows = rows + [Tokenized(r.prompt_ids, r.target_ids, len(rows) + i) for i, r in enumerate(extra)]
         return rows
 
-    def evaluation(self, role: str, model_dir: Path, reference: Path | None) -> Path:
-        """Cached evaluation of a cached model (the retain model is its own reference)."""
-        from unlearn_core.evaluation.needs import retain_logs_needs
-        from unlearn_core.pipeline.evaluate import (
-            eval_manifest,
-            evaluate_model,
-            read_retain_logs,
-            selected_keys,
-        )
-        from unlearn_core.pipeline.models import load_model_and_tokenizer
-
+    def evaluation(self, role: str, model_dir: Path, reference: Path | None, retain_model: Path) -> Path:
+        """Cached evaluation of a cached model (the retain model is its own reference; ``retain_model`` also serves
+        ``mia_reference``)."""
         suite = self.bench.eval_suite(self.cfg)
         manifest = eval_manifest(_with_model(self.cfg, self.cfg["model"]["name"]), suite, self.bench.manifest(self.cfg))
         # the benchmark's defaults and the selection: one cached evaluation serves every selection it covers
@@ -185,6 +175,7 @@ class EmbeddedBuilder:
                 retain_logs=ref,
                 out_dir=out,
                 self_reference=reference is None,
+                embedded_retain=retain_model,
             )
 
         entry = self._entry(f"{role}-eval", key, build)
@@ -193,8 +184,8 @@ class EmbeddedBuilder:
     def all(self) -> EmbeddedModels:
         """Target and retain models and their evaluations (the retain evaluation is the reference)."""
         target, retain = self.finetuned("target"), self.finetuned("retain")
-        retain_eval = self.evaluation("retain", retain, None)
-        target_eval = self.evaluation("target", target, retain_eval)
+        retain_eval = self.evaluation("retain", retain, None, retain)
+        target_eval = self.evaluation("target", target, retain_eval, retain)
         return EmbeddedModels(target, retain, target_eval, retain_eval)
 
 

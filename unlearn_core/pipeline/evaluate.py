@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,6 +24,7 @@ from unlearn_core.evaluation.results import (
 )
 from unlearn_core.evaluation.sharding import can_shard
 from unlearn_core.evaluation.suite import EvalSuite
+from unlearn_core.pipeline.mia_reference import mia_reference_loader
 from unlearn_core.pipeline.outputs import is_main_process
 from unlearn_core.plugins import Plugins
 from unlearn_core.token_rules import PromptTemplate
@@ -121,63 +124,84 @@ def evaluate_model(
     self_reference: bool = False,
     progress: bool = True,
     mia_reference: ReferenceModel = None,
+    embedded_retain: Path | None = None,
     shard: bool = False,
 ) -> Evaluation:
     """Compute the selected entries; ``self_reference`` makes the model its own reference (the retain model).
 
     With ``out_dir`` every finished entry is saved to a partial file as it completes, and entries that an earlier,
     interrupted evaluation of the same model and manifest finished there are reused (see ``evaluation.partial``).
+    ``mia_reference`` (a model or a loader) serves ``mia_reference``; by default the retain model is found as
+    ``pipeline.mia_reference`` says (``embedded_retain``: the embedded one).
     """
-    from unlearn_core.evaluation.mia_reference import mia_reference_loader
-
     start = time.perf_counter()
-    was_training = model.training
-    model.eval()
     manifest = {**manifest, "dtype": str(next(model.parameters()).dtype).removeprefix("torch.")}
-    template = PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"])
-    together = shard and can_shard()  # every process takes part (not process 0 alone, building embedded models)
-    partial = (
-        PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, retain_logs, shared=together)
-        if out_dir is not None
-        else None
-    )
     if mia_reference is None:
-        device = next(model.parameters()).device
-        mia_reference = mia_reference_loader(cfg, plugins, suite.benchmark, retain_logs, device)
-    engine = EvaluationEngine(
+        mia_reference = mia_reference_loader(cfg, retain_logs, next(model.parameters()).device, embedded_retain)
+    engine = _engine(model, tokenizer, cfg, suite, plugins, manifest, retain_logs, out_dir, progress, shard)
+    engine.set_mia_reference(mia_reference)
+    keys = selected_keys(cfg, suite)
+    with _eval_mode(model):
+        if self_reference:
+            _own_retain_logs(engine, suite, plugins, keys)
+        results = engine.run(keys)
+    evaluation = Evaluation(results, summary_of(results, keys), seconds=time.perf_counter() - start, engine=engine)
+    if out_dir is not None and is_main_process():
+        eval_path, summary_path = write_results(out_dir, suite.benchmark, results, keys, manifest)
+        evaluation.files = {"eval": eval_path, "summary": summary_path}
+        if engine.partial is not None:
+            engine.partial.remove()
+    return evaluation
+
+
+def _engine(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    cfg: dict[str, Any],
+    suite: EvalSuite,
+    plugins: Plugins,
+    manifest: dict[str, Any],
+    retain_logs: dict[str, Any] | None,
+    out_dir: Path | None,
+    progress: bool,
+    shard: bool,
+) -> EvaluationEngine:
+    """The engine for one evaluation, with its partial-results store when it writes into ``out_dir``."""
+    together = shard and can_shard()  # every process takes part (not process 0 alone, building embedded models)
+    partial = None
+    if out_dir is not None:
+        partial = PartialResults.in_dir(out_dir, suite.benchmark, manifest, model, retain_logs, shared=together)
+    return EvaluationEngine(
         model,
         tokenizer,
-        template,
+        PromptTemplate(tokenizer, cfg["model"]["template_args"], cfg["data"]["max_length"]),
         suite,
         plugins.metrics,
         batch_size=cfg["trainer"]["args"]["per_device_eval_batch_size"],
         generation=cfg["generation"],
         retain_logs=retain_logs,
-        mia_reference=mia_reference,
         progress=progress,
         partial=partial,
         shard=shard,
     )
-    keys = selected_keys(cfg, suite)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in eval mode inside, back in its mode after."""
+    was_training = model.training
+    model.eval()
     try:
-        if self_reference:
-            needs_ref = [
-                k for k in keys if plugins.metrics.get(suite.entries[k].metric).needs_retain_logs(suite.entries[k])
-            ]
-            engine.run([k for k in keys if k not in needs_ref] + retain_logs_needs(suite, plugins.metrics, needs_ref))
-            engine.retain_logs = dict(engine._results)
-        results = engine.run(keys)
+        yield
     finally:
-        if was_training:
-            model.train()
-    summary = summary_of(results, keys)
-    evaluation = Evaluation(results, summary, seconds=time.perf_counter() - start, engine=engine)
-    if out_dir is not None and is_main_process():
-        eval_path, summary_path = write_results(out_dir, suite.benchmark, results, keys, manifest)
-        evaluation.files = {"eval": eval_path, "summary": summary_path}
-        if partial is not None:
-            partial.remove()
-    return evaluation
+        model.train(was_training)
+
+
+def _own_retain_logs(engine: EvaluationEngine, suite: EvalSuite, plugins: Plugins, keys: list[str]) -> None:
+    """The retain model is its own reference: compute first what the retain-log readers read, and use that."""
+    readers = [k for k in keys if retain_logs_needs(suite, plugins.metrics, [k])]
+    engine.run([k for k in keys if k not in readers] + retain_logs_needs(suite, plugins.metrics, readers))
+    engine.retain_logs = dict(engine._results)
 
 
 def summary_from_logs(logs: dict[str, Any], keys: list[str], suite: EvalSuite | None = None) -> dict[str, Any]:

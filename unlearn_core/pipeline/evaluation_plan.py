@@ -8,10 +8,11 @@ from typing import Any
 
 from unlearn_core.benchmarks import Benchmark
 from unlearn_core.config import ExperimentConfig
+from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.errors import RetainLogsError
 from unlearn_core.evaluation.needs import retain_logs_needs
 from unlearn_core.evaluation.suite import EvalSuite
-from unlearn_core.pipeline.embedded import EmbeddedBuilder, EmbeddedModels, uses_embedded_model
+from unlearn_core.pipeline.embedded import EmbeddedBuilder, EmbeddedModels
 from unlearn_core.pipeline.evaluate import (
     Evaluation,
     eval_manifest,
@@ -48,6 +49,7 @@ class EvaluationPlan:
             retain_logs=self.retain_logs,
             out_dir=out_dir,
             progress=progress,
+            embedded_retain=self.embedded.retain if self.embedded else None,
             shard=True,
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from unlearn_core.benchmarks import ExperimentStep
 from unlearn_core.config import ExperimentConfig
-from unlearn_core.pipeline.api import RunResult, record_provenance
+from unlearn_core.pipeline.records import RunResult, record_provenance
 from unlearn_core.plugins import Plugins
 
 SUMMARY_FILE = "experiment_summary.json"
@@ -32,7 +32,8 @@ def _step_config(cfg: ExperimentConfig, step: ExperimentStep, previous_model: st
 
 def _reference_path(cfg: ExperimentConfig, plugins: Plugins) -> str | None:
     """The retain model's logs every step compares against: ``retain_logs_path``, else the embedded retain model's."""
-    from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
+    from unlearn_core.default_plugins.models import uses_embedded_model
+    from unlearn_core.pipeline.embedded import EmbeddedBuilder
 
     if cfg.get("retain_logs_path"):
         return str(cfg.get("retain_logs_path"))

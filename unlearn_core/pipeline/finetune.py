@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from unlearn_core.data import Tokenized
+from unlearn_core.distributed import is_partitioned
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.training.batches import FinetuneBatches
 from unlearn_core.training.checkpoint import CheckpointManager
 from unlearn_core.training.loop import TrainResult, train
-from unlearn_core.training.zero3 import is_partitioned
 
 
 def finetune_in_memory(

@@ -9,19 +9,13 @@ from dataclasses import dataclass
 import torch
 
 from unlearn_core.data import Tokenized, collate
+from unlearn_core.distributed import shard_positions
 
 
 def _generator(seed: int, epoch: int) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed(seed * 1_000_003 + epoch * 7919)
     return g
-
-
-def shard_positions(n: int, rank: int, world_size: int) -> list[int]:
-    """Positions of a global order that ``rank`` takes: every ``world_size``-th, padded by wrapping around so every
-    rank gets the same count (ranks must run the same number of steps, as DistributedSampler does)."""
-    total = math.ceil(n / world_size) * world_size
-    return [p % n for p in range(rank, total, world_size)]
 
 
 @dataclass

@@ -180,8 +180,8 @@ class CheckpointManager:
         """Restore weights, optimizer, scheduler and this process's RNG from ``path``; return the train state."""
         import torch
 
+        from unlearn_core.distributed import is_partitioned
         from unlearn_core.training.weights import load_weights
-        from unlearn_core.training.zero3 import is_partitioned
         from unlearn_core.training.zero_checkpoint import load_zero_optimizer, optimizer_file, zero_optimizer
 
         saved = _read_json(path / "trainer_state.json")

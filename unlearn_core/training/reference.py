@@ -123,7 +123,7 @@ class StartingModel:
 
     def scorer(self) -> torch.nn.Module:
         """A module that runs forwards with the starting weights now (the engine's module under ZeRO-3)."""
-        from unlearn_core.training.zero3 import is_partitioned
+        from unlearn_core.distributed import is_partitioned
 
         if not is_partitioned(self.model):
             return self.model

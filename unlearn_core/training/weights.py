@@ -43,7 +43,8 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
     tensors = load_file(str(path))
     for alias, target in json.loads(metadata.get("aliases", "{}")).items():
         tensors[alias] = tensors[target]
-    from unlearn_core.training.zero3 import is_partitioned, load_into_partitioned
+    from unlearn_core.distributed import is_partitioned
+    from unlearn_core.training.zero3 import load_into_partitioned
 
     if is_partitioned(model):
         expected = set(model.state_dict())

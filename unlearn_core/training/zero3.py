@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from unlearn_core.distributed import is_partitioned
+
 
 def partitioned_loading() -> bool:
     """True while ``from_pretrained`` partitions new models across processes (``deepspeed.zero.Init``): under ZeRO-3
@@ -19,13 +21,6 @@ def partitioned_loading() -> bool:
     except ImportError:
         return False
     return bool(is_deepspeed_zero3_enabled())
-
-
-def is_partitioned(model: torch.nn.Module) -> bool:
-    """True when ``model``'s parameters are ZeRO-3 partitions (each process holds a slice; forwards are collective):
-    they carry DeepSpeed's ``ds_id``/``ds_status``."""
-    first = next(model.parameters(), None)
-    return first is not None and hasattr(first, "ds_id") and hasattr(first, "ds_status")
 
 
 @contextlib.contextmanager

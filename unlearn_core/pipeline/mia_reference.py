@@ -14,8 +14,9 @@ from typing import Any
 from unlearn_core.errors import RetainLogsError
 
 
-def mia_reference_path(cfg: dict[str, Any], plugins: Any, benchmark: str, logs: dict[str, Any] | None) -> str:
-    """The directory (or hub id) of the reference model, or a RetainLogsError saying how to give one."""
+def mia_reference_path(cfg: dict[str, Any], logs: dict[str, Any] | None, embedded_retain: Path | None = None) -> str:
+    """The directory (or hub id) of the reference model, or a RetainLogsError saying how to give one;
+    ``embedded_retain`` is the embedded retain model when the embedded default is used."""
     configured = (cfg.get("eval") or {}).get("mia_reference")
     if configured:
         return str(configured)
@@ -23,10 +24,8 @@ def mia_reference_path(cfg: dict[str, Any], plugins: Any, benchmark: str, logs: 
     recorded = manifest.get("model")
     if isinstance(recorded, str) and Path(recorded).expanduser().is_dir():
         return str(Path(recorded).expanduser())
-    from unlearn_core.pipeline.embedded import EmbeddedBuilder, uses_embedded_model
-
-    if uses_embedded_model(cfg):
-        return str(EmbeddedBuilder(plugins.benchmarks.get(benchmark), cfg, plugins).finetuned("retain"))
+    if embedded_retain is not None:
+        return str(embedded_retain)
     raise RetainLogsError(
         "mia_reference needs a reference model: evaluate with retain logs whose manifest names a local model "
         "directory (retain_logs_path=...), or use the embedded default"
@@ -34,14 +33,14 @@ def mia_reference_path(cfg: dict[str, Any], plugins: Any, benchmark: str, logs: 
 
 
 def mia_reference_loader(
-    cfg: dict[str, Any], plugins: Any, benchmark: str, logs: dict[str, Any] | None, device: Any
+    cfg: dict[str, Any], logs: dict[str, Any] | None, device: Any, embedded_retain: Path | None = None
 ) -> Callable[[], Any]:
     """A function that finds and loads the reference model on first call (in eval mode, on ``device``)."""
 
     def load() -> Any:
         from unlearn_core.pipeline.models import load_model_and_tokenizer
 
-        path = mia_reference_path(cfg, plugins, benchmark, logs)
+        path = mia_reference_path(cfg, logs, embedded_retain)
         model_cfg = {
             **cfg["model"],
             "model_args": {**cfg["model"]["model_args"], "pretrained_model_name_or_path": path},
