@@ -12,7 +12,7 @@ from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.suggest import unknown_message
 from unlearn_core.token_rules import PromptTemplate
 from unlearn_tofu import embedded
-from unlearn_tofu.datasets import DATASETS, qa_pairs, resolve
+from unlearn_tofu.datasets import DATASETS, answer_extras, qa_pairs, read_idk, resolve
 from unlearn_tofu.schema import TOFU_CONFIG_NAMES
 from unlearn_tofu.sources import EMBEDDED_SOURCE, load_tofu_config
 from unlearn_tofu.splits import evaluation_configs, resolve_splits
@@ -71,7 +71,7 @@ class TofuBenchmark(Benchmark):
     def config_defaults(self, mode: str) -> dict[str, Any]:
         """Published protocol: finetuning 5 epochs, unlearning 10, lr 1e-5, batch 8 × 4."""
         args = PUBLISHED_FINETUNE_ARGS if mode == "train" else PUBLISHED_UNLEARN_ARGS
-        return {"trainer": {"args": dict(args)}, "data": {"train": "target"}}
+        return {"trainer": {"args": dict(args)}, "data": {"train": "target", "idk_path": None}}
 
     def embedded_defaults(self, mode: str) -> dict[str, Any]:
         """Settings for the embedded tiny model, applied where the user did not set the key."""
@@ -101,6 +101,9 @@ class TofuBenchmark(Benchmark):
         )
         if cfg.get("data_split") is not None:
             raise ConfigError("TOFU has no data_split (that key is MUSE's News/Books); use forget_split=forget01|05|10")
+        if cfg["data"].get("idk_path") is not None:
+            cfg["data"]["idk_path"] = str(cfg["data"]["idk_path"])
+            read_idk(cfg["data"]["idk_path"])
         train = cfg["data"].get("train")
         if train is not None and train not in TRAIN_CHOICES:
             raise ConfigError(unknown_message("TOFU data.train", str(train), TRAIN_CHOICES))
@@ -132,13 +135,18 @@ class TofuBenchmark(Benchmark):
         """``TOFU_QA_forget`` and ``TOFU_QA_retain`` (the forget and retain splits), or the data sets or configs
         named by ``data.forget`` / ``data.retain``."""
         return (
-            self._named(cfg, template, cfg["data"].get("forget") or "TOFU_QA_forget"),
+            self._named(cfg, template, cfg["data"].get("forget") or "TOFU_QA_forget", extras=True),
             self._named(cfg, template, cfg["data"].get("retain") or "TOFU_QA_retain"),
         )
 
-    def _named(self, cfg: dict[str, Any], template: PromptTemplate, name: str) -> list[Tokenized]:
+    def _named(self, cfg: dict[str, Any], template: PromptTemplate, name: str, extras: bool = False) -> list[Tokenized]:
+        """The samples of a named data set; with ``extras``, each carries the row's other answers (forget data)."""
         config, dataset = resolve(name, cfg)
-        return template.qa_many(*qa_pairs(self._load(cfg, config), dataset))
+        rows = self._load(cfg, config)
+        if not extras:
+            return template.qa_many(*qa_pairs(rows, dataset))
+        idk = read_idk(cfg["data"].get("idk_path")) if dataset.idk else None
+        return template.qa_with_extras(*qa_pairs(rows, dataset), answer_extras(rows, dataset, idk, cfg["seed"]))
 
     def eval_suite(self, cfg: dict[str, Any]) -> EvalSuite:
         """forget = ``{forget_split}_perturbed``, retain = ``retain_perturbed``, ra, wf, holdout = ``holdoutXX``."""
