@@ -61,8 +61,9 @@ def trainable_names(model: torch.nn.Module, method: UnlearningMethod | None) -> 
     names = [name for name, _ in model.named_parameters()]
     chosen = {name for name in names if any(c.fullmatch(name) for c in compiled)}
     if not chosen:
+        shown = " or ".join(f"'{p}'" for p in patterns)
         raise ConfigError(
-            f"method '{method.name}' trains the parameters named like {' or '.join(map(repr, patterns))}, but no "  # type: ignore[union-attr]
+            f"method '{method.name}' trains the parameters named like {shown}, but no "  # type: ignore[union-attr]
             f"parameter of this model matches (its parameters are named like {', '.join(names[:4])}, ...)"
         )
     return chosen
