@@ -22,6 +22,7 @@ from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainSta
 from unlearn_core.training.deepspeed_support import configure_deepspeed, is_deepspeed, sync_boundary
 from unlearn_core.training.method_hooks import EpochAverages, FrozenParameters, ddp_for, step_terms
 from unlearn_core.training.method_state import load_method_state
+from unlearn_core.training.nonfinite import skip_or_stop
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
 from unlearn_core.training.runlog import JsonlLog
 from unlearn_core.training.settings import BestTracker
@@ -54,10 +55,6 @@ class TrainResult:
 def _finetune_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
     loss = mean_token_nll(model_logits(model, batch), batch["labels"])
     return LossOutput(loss, {"loss": float(loss.detach())})
-
-
-def _terms(terms: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in terms.items())
 
 
 def train(
@@ -277,7 +274,7 @@ class _Loop:
         if grad_norm is not None:
             record["grad_norm"] = grad_norm
         if bad is not None:
-            self._nonfinite(bad, record)
+            skip_or_stop(self.state, bad, record, self.skip_limit, self.last_checkpoint, self.checkpoints is not None)
             self.optimizer.zero_grad(set_to_none=True)
             record["skipped"] = f"non-finite {bad['kind']}"
         else:
@@ -309,34 +306,6 @@ class _Loop:
         values = torch.tensor([record[k] for k in keys], dtype=torch.float64, device=self.accelerator.device)
         means = self.accelerator.gather(values).view(-1, len(keys)).mean(dim=0).tolist()
         return {**record, **dict(zip(keys, means))}
-
-    def _nonfinite(self, bad: dict[str, Any], record: dict[str, Any]) -> None:
-        """Skip this step while ``skip_nonfinite_steps`` allows, else stop naming the step and the loss terms."""
-        state = self.state
-        step, epoch = state.step + 1, state.epoch + 1
-        losses = {k: v for k, v in record.items() if k not in ("step", "epoch", "learning_rate", "grad_norm")}
-        what = f"non-finite {bad['kind']} at step {step} (epoch {epoch})"
-        detail = _terms(bad["terms"] if bad["kind"] == "loss" else {**bad["terms"], **losses})
-        if state.skipped < self.skip_limit:
-            state.skipped += 1
-            print(
-                f"warning: {what}: {detail}; step skipped ({state.skipped} of {self.skip_limit} allowed)",
-                file=sys.stderr,
-                flush=True,
-            )
-            return
-        if self.last_checkpoint is not None:
-            kept = f"the last good checkpoint is {self.last_checkpoint}"
-        elif self.checkpoints is not None:
-            kept = "no checkpoint was written yet (trainer.args.save_strategy=steps|epoch writes them)"
-        else:
-            kept = "no checkpoint is written for this training"
-        allowed = (
-            f"{state.skipped} such steps were already skipped, the most trainer.args.skip_nonfinite_steps allows"
-            if self.skip_limit
-            else "trainer.args.skip_nonfinite_steps=N skips up to N such steps"
-        )
-        raise TrainingError(f"{what}: {detail}; {kept}; {allowed}")
 
     # ---- evaluation, checkpoints, stopping ----------------------------------------------------------------------
     def _epoch_end(self) -> None:
