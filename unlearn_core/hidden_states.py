@@ -2,9 +2,15 @@
 
 Modules are chosen by a regular expression that must fully match their names in the model itself, whatever wraps
 it for training (a DDP wrapper or a DeepSpeed engine exposes the model as ``.module``). The forward runs through the
-wrapper, so DDP still synchronises gradients and ZeRO-3 still gathers each layer's parameter partitions: a hooked
-layer's output is an ordinary full activation on every process, so this works under every launch configuration.
-The hooks live only for the one forward (a gradient-checkpointing recomputation does not fire them again).
+wrapper, so ZeRO-3 still gathers each layer's parameter partitions: a hooked layer's output is an ordinary full
+activation on every process, so this works under every launch configuration, for the trained model and for a
+partitioned frozen reference. A loss on a middle layer leaves the later layers without gradient; DDP cannot
+synchronise such a step (it waits for a gradient of every parameter the forward's output reaches), so for methods
+that declare ``hidden_state_modules()`` the runner averages the gradients itself (``method_hooks.average_gradients``)
+and those layers stay as they were, as in one process. DeepSpeed gives them zero gradients instead: with weight
+decay they then shrink, so a method that trains only what its loss reaches (``trainable_parameters()``) gets the
+same weights everywhere. The hooks live only for the one forward (a gradient-checkpointing recomputation does not
+fire them again).
 """
 
 from __future__ import annotations

@@ -127,7 +127,8 @@ class UnlearningMethod(ABC):
 
     def hidden_state_modules(self) -> tuple[str, ...]:
         """Regular expressions (full match on module names, e.g. ``model\\.layers\\.7``) of the modules whose outputs
-        ``compute_loss`` reads with ``module_outputs``; each must match a module, checked before training."""
+        ``compute_loss`` reads with ``module_outputs``; each must match a module, checked before training. Under DDP
+        the runner then averages the gradients itself (layers after a hooked one may get none)."""
         return ()
 
     def trainable_parameters(self) -> tuple[str, ...] | None:

@@ -1,7 +1,9 @@
 """The method contract on two CPU processes: a test method installed as a plugin in the launched processes reads an
 extra forget field and its cached reference log-probs, hidden states of the trained and the frozen model, trains one
 matrix and keeps a dual variable and a control vector in its state. DDP, ZeRO-2 and ZeRO-3 (trained model and frozen
-reference partitioned) reach the single-process weights and state; ZeRO-3 resumes from a checkpoint to its own."""
+reference partitioned) reach the single-process weights and state; ZeRO-3 resumes from a checkpoint to its own.
+Under DDP an RMU-style loss on a middle layer with every parameter trainable leaves the later layers untouched, as in
+one process."""
 
 from __future__ import annotations
 
@@ -79,10 +81,14 @@ def contract_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, P
     return dirs, env
 
 
-def _weights(out: Path) -> dict[str, torch.Tensor]:
+def _weights_file(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    return load_file(out / "model" / "model.safetensors")
+    return load_file(path)
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return _weights_file(out / "model" / "model.safetensors")
 
 
 def _state(out: Path) -> dict:
@@ -111,10 +117,8 @@ def test_every_launch_reaches_the_single_process_weights_and_method_state(contra
 
 def test_only_the_chosen_matrix_trained_under_zero3(contract_runs):
     dirs, _ = contract_runs
-    from safetensors.torch import load_file
-
     start = json.loads((dirs["zero3"] / "provenance.json").read_text())["start_model"]
-    before, after = load_file(Path(start) / "model.safetensors"), _weights(dirs["zero3"])
+    before, after = _weights_file(Path(start) / "model.safetensors"), _weights(dirs["zero3"])
     assert [k for k in before if not torch.equal(before[k], after[k])] == ["model.layers.1.mlp.down_proj.weight"]
 
 
@@ -136,3 +140,17 @@ def test_zero3_resumes_the_method_state_and_reference_logprobs_to_its_own_end(co
     assert torch.equal(resumed["control"], state["control"])
     assert resumed["history"].tolist() == pytest.approx(state["history"].tolist(), rel=1e-6)
     assert reference_logprobs_of(complete_checkpoints(out)[-1][1]) == cached
+
+
+def test_ddp_trains_a_middle_layer_loss_with_every_parameter_trainable(contract_runs, tmp_path):
+    """The layers after the hooked one get no gradient (DDP alone would wait for theirs and fail) and stay as they
+    were, as in one process; the runner averages the others' gradients (exactly: see the DDP run above)."""
+    _, env = contract_runs
+    args = ["launch", "ddp", "run", "--benchmark", "tofu", "--method", "HiddenRMU", *TINY]
+    _run([*args, "trainer.method_args.trainable=.*", f"paths.output_dir={tmp_path}"], env, "rmu ddp")
+    facts = json.loads((tmp_path / "provenance.json").read_text())
+    start, end = _weights_file(Path(facts["start_model"]) / "model.safetensors"), _weights(tmp_path)
+    changed = {k for k in start if not torch.equal(start[k], end[k])}
+    assert facts["trainable_parameters"] == sum(t.numel() for t in start.values())
+    assert {"model.embed_tokens.weight", "model.layers.1.mlp.down_proj.weight"} <= changed
+    assert not any(k.startswith(("model.layers.2.", "model.layers.3.", "model.norm")) for k in changed)

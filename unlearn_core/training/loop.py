@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import signal
@@ -20,7 +21,13 @@ from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
 from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches, to_device
 from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
 from unlearn_core.training.deepspeed_support import configure_deepspeed, is_deepspeed, sync_boundary
-from unlearn_core.training.method_hooks import EpochAverages, FrozenParameters, ddp_for, step_terms
+from unlearn_core.training.method_hooks import (
+    EpochAverages,
+    FrozenParameters,
+    average_gradients,
+    averages_gradients_itself,
+    step_terms,
+)
 from unlearn_core.training.method_state import load_method_state
 from unlearn_core.training.nonfinite import skip_or_stop
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
@@ -114,8 +121,9 @@ class _Loop:
         if args["gradient_checkpointing"] and hasattr(model, "gradient_checkpointing_enable"):
             model.gradient_checkpointing_enable()
         configure_deepspeed(accelerator, args)
-        with ddp_for(accelerator, method):
-            self.model, self.optimizer = accelerator.prepare(model, optimizer)
+        self.model, self.optimizer = accelerator.prepare(model, optimizer)
+        self.local_gradients = averages_gradients_itself(self.model, method)
+        """DDP does not synchronise: the loop averages the gradients before each optimizer step."""
         self.state = TrainState()
         self.best = BestTracker(args)
         self.skip_limit = int(args.get("skip_nonfinite_steps") or 0)
@@ -210,7 +218,8 @@ class _Loop:
                 continue  # consumed before the checkpoint this run resumed from
             stepping = (index + 1) % self.accum == 0 or index + 1 == self.n_micro
             batch = to_device(batch, self.accelerator.device)
-            with self.accelerator.autocast():
+            unsynced = self.accelerator.no_sync(self.model) if self.local_gradients else contextlib.nullcontext()
+            with self.accelerator.autocast(), unsynced:
                 if self.method is not None:
                     out = self.method.compute_loss(self.model, batch, self.reference)
                 else:
@@ -220,7 +229,7 @@ class _Loop:
             full = index // self.accum < self.n_micro // self.accum
             in_step = self.accum if full else self.n_micro % self.accum or self.accum
             sync_boundary(self.accelerator, stepping)
-            if stepping:
+            if stepping and not self.local_gradients:
                 self.accelerator.backward(out.loss / in_step)
             else:
                 with self.accelerator.no_sync(self.model):
@@ -263,6 +272,8 @@ class _Loop:
 
     def _step(self, pending: list[LossOutput], bad: dict[str, Any] | None) -> None:
         state = self.state
+        if self.local_gradients:
+            average_gradients(self.model)
         grad_norm = self._grad_norm()
         if bad is None and grad_norm is not None and not math.isfinite(grad_norm):
             bad = {"kind": "gradients", "terms": {"grad_norm": grad_norm}}

@@ -1,5 +1,6 @@
-"""What the loop does for a method besides computing its loss: the parameters it trains, the DDP setting its
-hidden-state loss needs, the terms its ``on_step_end`` gets and the averages its ``on_epoch_end`` may ask for."""
+"""What the loop does for a method besides computing its loss: the parameters it trains, the gradient averaging its
+hidden-state loss needs under DDP, the terms its ``on_step_end`` gets and the averages its ``on_epoch_end`` may ask
+for."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
@@ -103,21 +105,41 @@ class FrozenParameters:
         self._thaw = []
 
 
-@contextlib.contextmanager
-def ddp_for(accelerator: Any, method: UnlearningMethod | None) -> Iterator[None]:
-    """While Accelerate prepares the model: a method whose loss reads a middle layer's output (RMU) leaves later
-    layers without gradient, which DDP accepts only with ``find_unused_parameters``."""
-    if method is None or not method.hidden_state_modules():
-        yield
-        return
-    from accelerate.utils import DistributedDataParallelKwargs
+def averages_gradients_itself(model: torch.nn.Module, method: UnlearningMethod | None) -> bool:
+    """Whether the loop, not DDP, averages this run's gradients across processes: under DDP for a method that reads
+    module outputs (RMU). DDP expects a gradient for every parameter the last forward's output reaches, but a loss on
+    a middle layer's output leaves the later layers without one, and a step may mix such forwards with full ones."""
+    return method is not None and bool(method.hidden_state_modules()) and isinstance(model, DDP)
 
-    before = accelerator.ddp_handler
-    accelerator.ddp_handler = DistributedDataParallelKwargs(find_unused_parameters=True)
-    try:
-        yield
-    finally:
-        accelerator.ddp_handler = before
+
+def average_gradients(model: torch.nn.Module) -> None:
+    """Average the gradients of the trainable parameters over processes (a sum divided by the world size, as DDP
+    does); a parameter without gradient on every process keeps none, one with a gradient somewhere gets zeros where
+    it had none."""
+    import torch.distributed as dist
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        return
+    device = params[0].device
+    present = torch.tensor([float(p.grad is not None) for p in params], device=device)
+    dist.all_reduce(present, op=dist.ReduceOp.MAX)
+    for p, has in zip(params, present.tolist()):
+        if has and p.grad is None:
+            p.grad = torch.zeros_like(p)
+    by_dtype: dict[torch.dtype, list[torch.Tensor]] = {}
+    for p in params:
+        if p.grad is not None:
+            by_dtype.setdefault(p.grad.dtype, []).append(p.grad)
+    world = dist.get_world_size()
+    for grads in by_dtype.values():
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
+            offset += g.numel()
 
 
 def step_terms(record: dict[str, Any]) -> dict[str, float]:
