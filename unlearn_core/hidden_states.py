@@ -46,11 +46,19 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """``re.compile(pattern)``, or a ConfigError naming the pattern and what is wrong with it."""
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"'{pattern}' is not a regular expression: {exc}") from None
+
+
 def matching_modules(model: torch.nn.Module, pattern: str) -> dict[str, torch.nn.Module]:
     """Modules of the unwrapped ``model`` whose names fully match ``pattern``; a ConfigError naming the pattern and a
     few module names when none does."""
     inner = unwrap(model)
-    compiled = re.compile(pattern)
+    compiled = compile_pattern(pattern)
     found = {name: module for name, module in inner.named_modules() if name and compiled.fullmatch(name)}
     if not found:
         names = [name for name, _ in inner.named_modules() if name]

@@ -128,6 +128,7 @@ def test_rmu_trains_only_its_matrix_toward_the_control_vector(workdir, plugins):
             r"'model\\.layers\\.9\\..*'.*model\.embed_tokens\.weight",
         ),
         (r"trainer.method_args.layer=model\.layers\.9", r"HiddenRMU.*module outputs.*'model\\.layers\\.9'"),
+        ("trainer.method_args.trainable=model.(layers", r"'model.\(layers' is not a regular expression"),
     ],
 )
 def test_patterns_matching_nothing_are_refused_before_training_in_one_line(workdir, plugins, override, named):

@@ -208,6 +208,10 @@ def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, timings: dict[str,
     return _Unlearning(method, plan, start, accelerator, model, tokenizer, forget, retain)
 
 
+def _pad_id(tokenizer: Any) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
 def _reference(cfg: ExperimentConfig, job: _Unlearning, starting: Any, latest: Any) -> Any:
     """The method's reference: cached log-probs (reused from the checkpoint resumed from) and the frozen model."""
     from unlearn_core.training.checkpoint import reference_logprobs_of
@@ -216,14 +220,13 @@ def _reference(cfg: ExperimentConfig, job: _Unlearning, starting: Any, latest: A
     args, method = cfg.get("trainer.args"), job.method
     fields = method.reference_logprob_fields()
     cached = reference_logprobs_of(latest)
-    pad = job.tokenizer.pad_token_id if job.tokenizer.pad_token_id is not None else 0
     reference = FrozenReference.build(
         starting.scorer() if fields and not covered(cached, job.forget, fields) else None,
         job.forget,
         fields=fields,
         keep=starting.frozen() if method.needs_reference_model() else None,
         batch_size=args["per_device_eval_batch_size"],
-        pad_id=pad,
+        pad_id=_pad_id(job.tokenizer),
         device=job.accelerator.device,
         cached_logprobs=cached,
     )
@@ -241,7 +244,7 @@ def _batches(cfg: ExperimentConfig, job: _Unlearning) -> Any:
         job.forget,
         job.retain,
         args["per_device_train_batch_size"],
-        job.tokenizer.pad_token_id if job.tokenizer.pad_token_id is not None else 0,
+        _pad_id(job.tokenizer),
         args["seed"],
         rank=job.accelerator.process_index,
         world_size=job.accelerator.num_processes,

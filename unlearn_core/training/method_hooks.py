@@ -5,7 +5,6 @@ for."""
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
-from unlearn_core.hidden_states import matching_modules
+from unlearn_core.hidden_states import compile_pattern, matching_modules
 from unlearn_core.methods import FORGET_FIELD, UnlearnBatch, UnlearningMethod
 from unlearn_core.training.batches import to_device
 from unlearn_core.training.zero3 import is_partitioned
@@ -59,7 +58,7 @@ def trainable_names(model: torch.nn.Module, method: UnlearningMethod | None) -> 
     patterns = method.trainable_parameters() if method is not None else None
     if patterns is None:
         return None
-    compiled = [re.compile(p) for p in patterns]
+    compiled = [compile_pattern(p) for p in patterns]
     names = [name for name, _ in model.named_parameters()]
     chosen = {name for name in names if any(c.fullmatch(name) for c in compiled)}
     if not chosen:
