@@ -31,7 +31,7 @@ Batch = dict[str, "torch.Tensor"]
 
 UnlearnBatch = dict[str, Any]
 """What ``compute_loss`` gets: ``{"forget": Batch, "retain": Batch}``, plus ``"forget_fields": {name: Batch}`` (rows in
-the forget batch's order) when the method declares ``forget_fields()``."""
+the forget batch's order) for the fields of ``forget_fields()`` and ``reference_logprob_fields()``."""
 
 FORGET_FIELD = "forget"
 """The name of the forget answer itself in ``reference_logprob_fields()`` and ``Reference.logprobs``."""
