@@ -23,14 +23,10 @@ pytestmark = pytest.mark.slow
 CONTRACT = Path(__file__).resolve().parents[1] / "contract"
 sys.path.insert(0, str(CONTRACT))
 from contract_methods import plugin_env  # noqa: E402
+from contractkit import TINY as CONTRACT_TINY  # noqa: E402
 
 TINY = [
-    "data.embedded.n_authors=10",
-    "data.embedded.questions_per_author=6",
-    "data.embedded.base_epochs=1",
-    "data.embedded.finetune_epochs=1",
-    "generation.max_new_tokens=8",
-    "eval.metrics=[forget_Q_A_Prob]",
+    *CONTRACT_TINY,
     "data.forget=TOFU_QA_forget_idk",
     "trainer.args.num_train_epochs=2",
     "trainer.args.warmup_epochs=0",
