@@ -1,8 +1,8 @@
 """unlearn: machine unlearning for large language models (core package).
 
-The public API: the plugin marker ``hookimpl``, the contracts ``UnlearningMethod``, ``Benchmark``, ``Metric``,
-``ModelPreset``, and ``run`` (the Python API behind the CLI). Heavy modules load on first use, so importing the
-package (and ``unlearn --help``) stays fast.
+The public API: the plugin marker ``hookimpl``, the contracts ``UnlearningMethod`` (with ``Reference``, ``EpochEnd``,
+``module_outputs``), ``Benchmark``, ``Metric``, ``ModelPreset``, and ``run`` (the Python API behind the CLI). Heavy
+modules load on first use, so importing the package (and ``unlearn --help``) stays fast.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ _LAZY = {
     "LossOutput": "unlearn_core.methods",
     "Reference": "unlearn_core.methods",
     "Batch": "unlearn_core.methods",
+    "UnlearnBatch": "unlearn_core.methods",
+    "EpochEnd": "unlearn_core.methods",
+    "FORGET_FIELD": "unlearn_core.methods",
+    "RETAIN_LOSS_TYPES": "unlearn_core.methods",
+    "ModuleOutputs": "unlearn_core.hidden_states",
+    "module_outputs": "unlearn_core.hidden_states",
     "Benchmark": "unlearn_core.benchmarks",
     "EmbeddedRecipe": "unlearn_core.benchmarks",
     "EvalDataset": "unlearn_core.evaluation.suite",

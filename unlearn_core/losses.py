@@ -1,11 +1,11 @@
 """Differentiable loss primitives shared by unlearning methods (spec/METHODS.md), in one place so every method
-shifts, masks and reduces the same way.
+shifts, masks and reduces the same way: token and sequence NLL, the KL to the reference, and the retain losses.
+A method's own forget loss lives in its plugin.
 
 Conventions: ``labels`` is -100 on prompt and padding; logits at position ``t`` predict token ``t + 1``; log-softmax
 runs in float32 whatever the model dtype; a sequence log-probability is a sum over its target tokens,
-``log pi(y|x) = -NLL_sum``. A batch without any target token makes ``mean_token_nll`` and ``kl_on_targets`` NaN (and
-a sample without one makes ``simnpo_forget_loss`` NaN), so the runner's non-finite-loss check stops on it instead of
-training on nothing.
+``log pi(y|x) = -NLL_sum``. A batch without any target token makes ``mean_token_nll`` and ``kl_on_targets`` NaN, so
+the runner's non-finite-loss check stops on it instead of training on nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from unlearn_core.errors import ConfigError
-from unlearn_core.methods import Batch, Reference
+from unlearn_core.methods import RETAIN_LOSS_TYPES, Batch, Reference
 
 IGNORE_INDEX = -100
-RETAIN_LOSS_TYPES = ("NLL", "KL")
 
 
 def shifted_targets(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -76,15 +75,3 @@ def retain_loss(kind: str, model: torch.nn.Module, retain_batch: Batch, referenc
         ref_logits = reference.logits(retain_batch)
         return kl_on_targets(ref_logits, model_logits(model, retain_batch), retain_batch["labels"])
     raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
-
-
-def npo_forget_loss(logp: torch.Tensor, ref_logp: torch.Tensor, beta: float) -> torch.Tensor:
-    """NPO forget term ``-(2/beta) * mean_i log sigmoid(-beta * (logp_i - ref_logp_i))`` (sequence log-probs)."""
-    log_ratio = logp - ref_logp.detach().to(device=logp.device, dtype=logp.dtype)
-    return -(2.0 / beta) * F.logsigmoid(-beta * log_ratio).mean()
-
-
-def simnpo_forget_loss(nll_sum: torch.Tensor, num_targets: torch.Tensor, beta: float, delta: float) -> torch.Tensor:
-    """SimNPO forget term ``-(2/beta) * mean_i log sigmoid(beta * (NLL_sum_i / |y_i| - delta))``."""
-    mean_nll = nll_sum / num_targets.to(nll_sum.dtype)
-    return -(2.0 / beta) * F.logsigmoid(beta * (mean_nll - delta)).mean()

@@ -23,7 +23,7 @@ The generation prompt is the prompt's own ids (``tokenizer(prompt)`` or the chat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from unlearn_core.data import Tokenized
@@ -68,6 +68,17 @@ class PromptTemplate:
             cut = len(prompt)
             out.append(Tokenized(tuple(ids[:cut]), tuple(ids[cut:]), start_index + k))
         return out
+
+    def qa_with_extras(
+        self, questions: Sequence[str], answers: Sequence[str], extras: Mapping[str, Sequence[str]]
+    ) -> list[Tokenized]:
+        """``qa_many`` whose samples also carry other answers to the same questions (``Tokenized.extras``, by field
+        name: an "I don't know" answer, a paraphrase), each scored by the same rule with the sample's index."""
+        samples = self.qa_many(questions, answers)
+        if not extras:
+            return samples
+        by_field = {name: self.qa_many(questions, texts) for name, texts in extras.items()}
+        return [s.with_extras({name: rows[k] for name, rows in by_field.items()}) for k, s in enumerate(samples)]
 
     def prompt_ids(self, question: str, few_shot: FewShot = ()) -> list[int]:
         """Token ids of the prompt up to where the answer starts (generation starts here)."""

@@ -297,7 +297,7 @@ def test_reference_logprobs_are_saved_with_checkpoints_and_reused(tmp_path):
     model = tiny_lm()
     forget = tiny_samples(6)
     device = torch.device("cpu")
-    built = FrozenReference.build(model, forget, need_logprobs=True, keep=None, batch_size=4, pad_id=0, device=device)
+    built = FrozenReference.build(model, forget, fields=("forget",), keep=None, batch_size=4, pad_id=0, device=device)
 
     class WithReference(FaultyFinetune):
         pass
@@ -323,7 +323,7 @@ def test_reference_logprobs_are_saved_with_checkpoints_and_reused(tmp_path):
     again = FrozenReference.build(
         NoForward(),
         forget,
-        need_logprobs=True,
+        fields=("forget",),
         keep=None,
         batch_size=4,
         pad_id=0,

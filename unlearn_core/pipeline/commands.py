@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
+from unlearn_core.data import Tokenized
 from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.distributed import is_partitioned
 from unlearn_core.errors import ConfigError, TrainingError
@@ -172,80 +174,102 @@ def _target_row(cfg: ExperimentConfig, plan: Any, starting: Any, tokenizer: Any,
     return evaluation.summary, evaluation.seconds
 
 
-def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
-    """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models."""
-    from unlearn_core.training.batches import ForgetRetainBatches
-    from unlearn_core.training.checkpoint import complete_checkpoints, reference_logprobs_of
-    from unlearn_core.training.diskio import json_line, write_failure
-    from unlearn_core.training.loop import train
-    from unlearn_core.training.reference import FrozenReference, StartingModel, covered
-    from unlearn_core.training.runlog import truncate_jsonl
+@dataclass
+class _Unlearning:
+    """What an unlearning run loaded before training: method, evaluation plan, model, tokenizer and data."""
 
-    run = current_run(cfg.output_dir)
-    timings: dict[str, float] = {}
+    method: Any
+    plan: Any
+    start: str
+    accelerator: Any
+    model: Any
+    tokenizer: Any
+    forget: list[Tokenized]
+    retain: list[Tokenized]
+    partitioned: bool = False
+    """The model was loaded ZeRO-3-partitioned."""
+
+
+def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, timings: dict[str, float]) -> _Unlearning:
+    """Build the method, plan the evaluation, load the model and data; check the method's needs against them."""
+    from unlearn_core.training.method_hooks import check_method_needs
+
     t0 = time.perf_counter()
-    args = cfg.get("trainer.args")
-    with run.setup():
-        method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
-        plan = plan_evaluation(cfg, plugins, cfg.benchmark)
-        _check_best_metric(cfg, plan.suite)
-        timings["prepare"] = time.perf_counter() - t0
-        start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
-        # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
-        accelerator = get_accelerator(mixed_precision_for(args))
-        model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
-        template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
-        forget, retain = plan.bench.unlearn_data(cfg.values, template)
-    partitioned = is_partitioned(model)
-    if not partitioned:
-        model.to(accelerator.device)
-    starting = StartingModel(
-        model, accelerator, lambda: load_model_and_tokenizer(cfg.values, start, partitioned=True)[0]
-    )
-    rows: dict[str, dict[str, Any]] = {}
-    rows["target"], seconds = _target_row(cfg, plan, starting, tokenizer, run.resume)
-    if seconds:
-        timings["eval_target"] = seconds
-    retain_logs = plan.retain_logs
-    rows["retain"] = summary_from_logs(retain_logs, plan.keys, plan.suite) if retain_logs else {}
+    method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
+    plan = plan_evaluation(cfg, plugins, cfg.benchmark)
+    _check_best_metric(cfg, plan.suite)
+    timings["prepare"] = time.perf_counter() - t0
+    start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
+    # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
+    accelerator = get_accelerator(mixed_precision_for(cfg.get("trainer.args")))
+    model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
+    template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
+    forget, retain = plan.bench.unlearn_data(cfg.values, template)
+    check_method_needs(method, model, forget)
+    return _Unlearning(method, plan, start, accelerator, model, tokenizer, forget, retain)
 
-    checkpoints = _checkpoints(cfg, args)
-    latest = checkpoints.latest() if run.resume else None
-    _note_resume(cfg, plugins, accelerator, run.resume)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    seed_everything(args["seed"])
+
+def _pad_id(tokenizer: Any) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def _reference(cfg: ExperimentConfig, job: _Unlearning, starting: Any, latest: Any) -> Any:
+    """The method's reference: cached log-probs (reused from the checkpoint resumed from) and the frozen model."""
+    from unlearn_core.training.checkpoint import reference_logprobs_of
+    from unlearn_core.training.reference import FrozenReference, covered
+
+    args, method = cfg.get("trainer.args"), job.method
+    fields = method.reference_logprob_fields()
     cached = reference_logprobs_of(latest)
-    compute_logprobs = method.needs_reference_logprobs() and not covered(cached, forget)
     reference = FrozenReference.build(
-        starting.scorer() if compute_logprobs else None,
-        forget,
-        need_logprobs=method.needs_reference_logprobs(),
+        starting.scorer() if fields and not covered(cached, job.forget, fields) else None,
+        job.forget,
+        fields=fields,
         keep=starting.frozen() if method.needs_reference_model() else None,
         batch_size=args["per_device_eval_batch_size"],
-        pad_id=pad,
-        device=accelerator.device,
+        pad_id=_pad_id(job.tokenizer),
+        device=job.accelerator.device,
         cached_logprobs=cached,
     )
     starting.release()
-    batches = ForgetRetainBatches(
-        forget,
-        retain,
+    return reference
+
+
+def _batches(cfg: ExperimentConfig, job: _Unlearning) -> Any:
+    """The forget/retain pairing of this process, with the extra forget fields the method reads."""
+    from unlearn_core.training.batches import ForgetRetainBatches
+    from unlearn_core.training.method_hooks import forget_fields_read
+
+    args = cfg.get("trainer.args")
+    return ForgetRetainBatches(
+        job.forget,
+        job.retain,
         args["per_device_train_batch_size"],
-        pad,
+        _pad_id(job.tokenizer),
         args["seed"],
-        rank=accelerator.process_index,
-        world_size=accelerator.num_processes,
+        rank=job.accelerator.process_index,
+        world_size=job.accelerator.num_processes,
         anchor=cfg.get("data.anchor"),
+        forget_fields=forget_fields_read(job.method),
     )
+
+
+def _evaluation_during(cfg: ExperimentConfig, job: _Unlearning, resumed: bool) -> Any:
+    """The callback evaluating the model during training into ``eval_log.jsonl`` (kept up to the checkpoint)."""
+    from unlearn_core.training.checkpoint import complete_checkpoints
+    from unlearn_core.training.diskio import json_line, write_failure
+    from unlearn_core.training.runlog import truncate_jsonl
+
     evaluations_log = cfg.output_dir / "eval_log.jsonl"
+    accelerator = job.accelerator
     if accelerator.is_main_process:
-        if latest is not None:
+        if resumed:
             truncate_jsonl(evaluations_log, complete_checkpoints(cfg.output_dir)[-1][0])
         else:
             evaluations_log.unlink(missing_ok=True)
 
     def evaluate_during(current: Any, step: int, epoch: float) -> dict[str, Any]:
-        e = plan.evaluate(accelerator.unwrap_model(current), tokenizer, None, progress=False)
+        e = job.plan.evaluate(accelerator.unwrap_model(current), job.tokenizer, None, progress=False)
         record = {"step": step, "epoch": epoch, **e.summary}
         if accelerator.is_main_process:
             try:
@@ -255,17 +279,46 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
                 raise write_failure(evaluations_log, exc) from None
         return record
 
+    return evaluate_during
+
+
+def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
+    """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models."""
+    from unlearn_core.training.loop import train
+    from unlearn_core.training.reference import StartingModel
+
+    run = current_run(cfg.output_dir)
+    timings: dict[str, float] = {}
+    with run.setup():
+        job = _load_unlearning(cfg, plugins, timings)
+    plan, accelerator, model = job.plan, job.accelerator, job.model
+    job.partitioned = is_partitioned(model)
+    if not job.partitioned:
+        model.to(accelerator.device)
+    starting = StartingModel(
+        model, accelerator, lambda: load_model_and_tokenizer(cfg.values, job.start, partitioned=True)[0]
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    rows["target"], seconds = _target_row(cfg, plan, starting, job.tokenizer, run.resume)
+    if seconds:
+        timings["eval_target"] = seconds
+    rows["retain"] = summary_from_logs(plan.retain_logs, plan.keys, plan.suite) if plan.retain_logs else {}
+    checkpoints = _checkpoints(cfg, cfg.get("trainer.args"))
+    latest = checkpoints.latest() if run.resume else None
+    _note_resume(cfg, plugins, accelerator, run.resume)
+    seed_everything(cfg.get("trainer.args.seed"))
+    reference = _reference(cfg, job, starting, latest)
     try:
         result = train(
             model,
-            batches,
-            args,
+            _batches(cfg, job),
+            cfg.get("trainer.args"),
             accelerator=accelerator,
-            method=method,
+            method=job.method,
             reference=reference,
             log_path=cfg.output_dir / "train_log.jsonl",
-            evaluate=evaluate_during,
-            description=f"unlearn {cfg.benchmark} with {method.name}",
+            evaluate=_evaluation_during(cfg, job, latest is not None),
+            description=f"unlearn {cfg.benchmark} with {job.method.name}",
             checkpoints=checkpoints,
             resume=run.resume,
         )
@@ -273,18 +326,37 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         _record_failure(cfg, plugins, accelerator, exc)
         raise
     timings["unlearn"] = result.seconds
-    _save_final(accelerator, result, model, tokenizer, cfg.output_dir / "model")
+    return _finish_unlearning(cfg, plugins, job, result, reference, rows, timings)
+
+
+def _finish_unlearning(
+    cfg: ExperimentConfig,
+    plugins: Plugins,
+    job: _Unlearning,
+    result: Any,
+    reference: Any,
+    rows: dict[str, dict[str, Any]],
+    timings: dict[str, float],
+) -> RunResult:
+    """Save and evaluate the unlearned model; record provenance; the result rows beside the target's and retain's."""
+    accelerator = job.accelerator
+    _save_final(accelerator, result, job.model, job.tokenizer, cfg.output_dir / "model")
     model = accelerator.unwrap_model(result.model)
-    final = plan.evaluate(model, tokenizer, cfg.output_dir / "evals")
+    final = job.plan.evaluate(model, job.tokenizer, cfg.output_dir / "evals")
     timings["eval"] = final.seconds
     rows["unlearned"] = final.summary
-    facts = {"reference_model": reference.kind, "loaded_partitioned": partitioned, "timings": timings}
-    record_provenance(cfg, plugins, accelerator, {**_training_facts(start, result), **facts})
+    facts = {
+        "reference_model": reference.kind,
+        "loaded_partitioned": job.partitioned,
+        "trainable_parameters": result.trainable_parameters,
+        "timings": timings,
+    }
+    record_provenance(cfg, plugins, accelerator, {**_training_facts(job.start, result), **facts})
     return RunResult(
         cfg.output_dir,
         rows=rows,
-        columns=plan.bench.table_columns,
-        labels=plan.labels,
+        columns=job.plan.bench.table_columns,
+        labels=job.plan.labels,
         files={"model": cfg.output_dir / "model", **final.files, "log": cfg.output_dir / "train_log.jsonl"},
         seconds=timings,
     )

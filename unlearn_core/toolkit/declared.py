@@ -146,9 +146,10 @@ class DeclaredBenchmark(Benchmark):
         """Settings the embedded generator also receives (override: e.g. a data split)."""
         return {}
 
-    def load(self, cfg: dict[str, Any], template: PromptTemplate, name: str) -> list[Tokenized]:
-        """The samples of data set ``name`` for this run."""
-        return load_named(self.dataset(name, cfg), cfg, lambda address: self.rows(cfg, address), template)
+    def load(self, cfg: dict[str, Any], template: PromptTemplate, name: str, *, extras: bool = False) -> list[Tokenized]:
+        """The samples of data set ``name`` for this run (``extras``: with their rows' other answers)."""
+        dataset = self.dataset(name, cfg)
+        return load_named(dataset, cfg, lambda address: self.rows(cfg, address), template, extras=extras)
 
     def finetune_data(self, cfg: dict[str, Any], template: PromptTemplate) -> list[Tokenized]:
         """The data sets of ``data.train``, one after the other (indexes run on)."""
@@ -156,10 +157,11 @@ class DeclaredBenchmark(Benchmark):
         return renumber([s for name in names for s in self.load(cfg, template, name)])
 
     def unlearn_data(self, cfg: dict[str, Any], template: PromptTemplate) -> tuple[list[Tokenized], list[Tokenized]]:
-        """``data.forget`` and ``data.retain`` (by default ``forget_data`` and ``retain_data``)."""
+        """``data.forget`` (its samples carrying their rows' other answers) and ``data.retain`` (by default
+        ``forget_data`` and ``retain_data``)."""
         forget = cfg["data"].get("forget") or self.forget_data
         retain = cfg["data"].get("retain") or self.retain_data
-        return self.load(cfg, template, forget), self.load(cfg, template, retain)
+        return self.load(cfg, template, forget, extras=True), self.load(cfg, template, retain)
 
     # ---- evaluation -------------------------------------------------------------------------------------------------
     def eval_suite(self, cfg: dict[str, Any]) -> EvalSuite:

@@ -7,18 +7,21 @@ benchmark loads it with ``load_named``, by the reference's token rules.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from unlearn_core.data import Tokenized
-from unlearn_core.errors import ConfigError
+from unlearn_core.errors import ConfigError, DataError
 from unlearn_core.token_rules import PromptTemplate
 
 DATA_KEYS = ("forget", "retain")
 """The ``data.*`` keys that name data sets."""
 Rows = Callable[[str], list[dict[str, Any]]]
 """The rows of a split address (a ``RowStore`` bound to the run's source)."""
+ALTERNATE = "alternate"
+"""The extra answer drawn from a data set's ``alternates`` (an "I don't know" response, for instance)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class NamedDataset:
     (``("{forget_split}",)``). ``kind``: ``qa`` (``question`` and ``answer`` fields; a list answer field makes one
     sample per answer; ``few_shot``: the address of rows put before every question), ``completion`` (``text``
     after ``prefix``, ``insert_space`` between them) or ``documents`` (``text`` joined and chunked).
+
+    Loaded as forget data, a QA sample also carries its row's other answers as ``Tokenized.extras``: every other
+    string field named ``answer`` or ``*_answer``, and with ``alternates`` (the run's configuration to a list of
+    responses) an ``alternate`` answer drawn for each row from those responses with the run's ``seed``.
     """
 
     name: str
@@ -42,6 +49,7 @@ class NamedDataset:
     prefix: str = "prompt"
     text: str = "text"
     insert_space: bool = False
+    alternates: Callable[[dict[str, Any]], list[str]] | None = None
 
     def addresses(self, cfg: dict[str, Any]) -> list[str]:
         """The split addresses for this run (placeholders filled from its top-level settings)."""
@@ -51,8 +59,11 @@ class NamedDataset:
             raise ConfigError(f"data set '{self.name}' needs the setting {exc.args[0]}") from None
 
 
-def load_named(dataset: NamedDataset, cfg: dict[str, Any], rows_of: Rows, template: PromptTemplate) -> list[Tokenized]:
-    """The samples of ``dataset`` for this run, tokenised by the reference's rules (indexes 0, 1, ...)."""
+def load_named(
+    dataset: NamedDataset, cfg: dict[str, Any], rows_of: Rows, template: PromptTemplate, *, extras: bool = False
+) -> list[Tokenized]:
+    """The samples of ``dataset`` for this run, tokenised by the reference's rules (indexes 0, 1, ...); with
+    ``extras`` (forget data), QA samples carry their row's other answers (see ``NamedDataset``)."""
     rows = [row for address in dataset.addresses(cfg) for row in rows_of(address)]
     if dataset.kind == "documents":
         return template.pretraining_chunks([row[dataset.text] for row in rows])
@@ -64,6 +75,8 @@ def load_named(dataset: NamedDataset, cfg: dict[str, Any], rows_of: Rows, templa
     if dataset.few_shot is not None:
         shot_rows = rows_of(dataset.few_shot.format(**cfg))
         shots = [(row[dataset.question], row[dataset.answer]) for row in shot_rows]
+    if extras and not shots:
+        return template.qa_with_extras(questions, answers, answer_extras(rows, dataset, cfg))
     return template.qa_many(questions, answers, shots)
 
 
@@ -75,6 +88,31 @@ def qa_pairs(rows: list[dict[str, Any]], question: str, answer: str) -> tuple[li
         questions += [row[question]] * len(values)
         answers += values
     return questions, answers
+
+
+def answer_extras(rows: list[dict[str, Any]], dataset: NamedDataset, cfg: dict[str, Any]) -> dict[str, list[str]]:
+    """The extra answers of the samples ``qa_pairs`` makes of ``rows``, by field: the other string answer fields
+    every row has, and with ``dataset.alternates`` an ``alternate`` response drawn per row with ``cfg["seed"]``."""
+    names = [
+        name
+        for name in (rows[0] if rows else {})
+        if (name == "answer" or name.endswith("_answer")) and name != dataset.answer
+        if all(isinstance(row.get(name), str) for row in rows)
+    ]
+    responses = dataset.alternates(cfg) if dataset.alternates is not None else None
+    if responses is not None and not responses:
+        raise DataError(f"data set '{dataset.name}' has no alternate responses to draw from")
+    extras: dict[str, list[str]] = {name: [] for name in names}
+    if responses is not None:
+        extras[ALTERNATE] = []
+    draw = random.Random(cfg["seed"])
+    for row in rows:
+        count = len(row[dataset.answer]) if isinstance(row[dataset.answer], list) else 1
+        for name in names:
+            extras[name] += [row[name]] * count
+        if responses is not None:
+            extras[ALTERNATE] += [responses[draw.randrange(len(responses))]] * count
+    return extras
 
 
 def check_dataset_names(cfg: dict[str, Any], datasets: Any) -> None:

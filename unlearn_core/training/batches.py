@@ -5,11 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from unlearn_core.data import Tokenized, collate
 from unlearn_core.distributed import shard_positions
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """A (nested) batch with every tensor moved to ``device``."""
+    return {k: (to_device(v, device) if isinstance(v, dict) else v.to(device)) for k, v in batch.items()}
 
 
 def _generator(seed: int, epoch: int) -> torch.Generator:
@@ -53,6 +59,9 @@ class ForgetRetainBatches:
     comes from one seeded generator, and each data-parallel rank takes its own positions, so ranks train on
     different draws (unlike a generator seeded the same on every rank) and the union over ranks is the same
     whatever the world size: a 2-process run sees the same global batches as a 1-process run.
+
+    ``forget_fields`` names extra answers of the forget samples (``Tokenized.extras``) collated as
+    ``batch["forget_fields"][name]``, row for row with ``batch["forget"]``.
     """
 
     forget: Sequence[Tokenized]
@@ -63,6 +72,7 @@ class ForgetRetainBatches:
     rank: int = 0
     world_size: int = 1
     anchor: str = "forget"
+    forget_fields: tuple[str, ...] = ()
 
     def _sizes(self) -> tuple[int, int]:
         """(anchor set size, other set size)."""
@@ -81,12 +91,18 @@ class ForgetRetainBatches:
         mine = [(order[p], draws[p]) for p in shard_positions(len(order), self.rank, self.world_size)]
         return [(b, a) for a, b in mine] if self.anchor == "retain" else mine
 
-    def epoch(self, epoch: int) -> Iterator[dict[str, dict[str, torch.Tensor]]]:
-        """``{"forget": batch, "retain": batch}`` micro-batches of one epoch."""
+    def epoch(self, epoch: int) -> Iterator[dict[str, Any]]:
+        """``{"forget": batch, "retain": batch}`` micro-batches of one epoch (with ``"forget_fields"`` when asked)."""
         pairs = self.pairs(epoch)
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start : start + self.batch_size]
-            yield {
-                "forget": collate([self.forget[f] for f, _ in chunk], self.pad_id),
+            forget = [self.forget[f] for f, _ in chunk]
+            batch: dict[str, Any] = {
+                "forget": collate(forget, self.pad_id),
                 "retain": collate([self.retain[r] for _, r in chunk], self.pad_id),
             }
+            if self.forget_fields:
+                batch["forget_fields"] = {
+                    name: collate([s.extra(name) for s in forget], self.pad_id) for name in self.forget_fields
+                }
+            yield batch

@@ -1,4 +1,5 @@
-"""Checkpoints in ``<output_dir>/checkpoints/step-N``: weights, optimizer, scheduler, RNG, data position.
+"""Checkpoints in ``<output_dir>/checkpoints/step-N``: weights, optimizer, scheduler, RNG, data position, and what the
+method needs to go on alike (cached reference log-probs, the method's own state).
 
 Under DeepSpeed the weights are the consolidated model and each process adds its optimizer partition
 (``training.zero_checkpoint``).
@@ -121,11 +122,14 @@ class CheckpointManager:
         optimizer: Any,
         scheduler: Any,
         accelerator: Any,
-        reference_logprobs: dict[int, float] | None = None,
+        reference_logprobs: dict[str, dict[int, float]] | None = None,
+        method_state: dict[str, Any] | None = None,
     ) -> Path:
-        """Write the checkpoint of ``state.step`` atomically (every process adds its RNG state), then rotate."""
+        """Write the checkpoint of ``state.step`` atomically (every process adds its RNG state), then rotate; with
+        the cached reference log-probs and the method's own state when there are any."""
         import torch
 
+        from unlearn_core.training.method_state import save_method_state
         from unlearn_core.training.weights import save_logprobs, save_weights
         from unlearn_core.training.zero_checkpoint import optimizer_file, save_zero_optimizer, zero_optimizer
 
@@ -149,6 +153,7 @@ class CheckpointManager:
                 write_json(tmp / "trainer_state.json", {"format": FORMAT_VERSION, **asdict(state), **asdict(layout)})
                 if reference_logprobs:
                     save_logprobs(reference_logprobs, tmp / "reference_logprobs.safetensors")
+                save_method_state(method_state or {}, tmp)
             write_json(tmp / f"rng-{accelerator.process_index}.json", capture_rng())
             accelerator.wait_for_everyone()
             if main:
@@ -221,8 +226,8 @@ class CheckpointManager:
         load_weights(self.path_of(step) / "model.safetensors", model)
 
 
-def reference_logprobs_of(path: Path | None) -> dict[int, float] | None:
-    """The cached reference log-probs stored with a checkpoint, if it has them."""
+def reference_logprobs_of(path: Path | None) -> dict[str, dict[int, float]] | None:
+    """The cached reference log-probs (by field, then sample index) stored with a checkpoint, if it has them."""
     from unlearn_core.training.weights import load_logprobs
 
     if path is None or not (path / "reference_logprobs.safetensors").is_file():

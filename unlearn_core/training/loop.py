@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import signal
 import sys
@@ -16,9 +18,18 @@ import torch
 from unlearn_core.errors import TrainingError
 from unlearn_core.losses import mean_token_nll, model_logits
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
-from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches
+from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches, to_device
 from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
 from unlearn_core.training.deepspeed_support import configure_deepspeed, is_deepspeed, sync_boundary
+from unlearn_core.training.method_hooks import (
+    EpochAverages,
+    FrozenParameters,
+    average_gradients,
+    averages_gradients_itself,
+    step_terms,
+)
+from unlearn_core.training.method_state import load_method_state
+from unlearn_core.training.nonfinite import skip_or_stop
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
 from unlearn_core.training.runlog import JsonlLog
 from unlearn_core.training.settings import BestTracker
@@ -44,19 +55,13 @@ class TrainResult:
     skipped: int = 0
     model: Any = None
     """The model as prepared by Accelerate (a DDP wrapper or DeepSpeed engine): what ``get_state_dict`` needs."""
-
-
-def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: (_to_device(v, device) if isinstance(v, dict) else v.to(device)) for k, v in batch.items()}
+    trainable_parameters: int = 0
+    """Elements of the parameters that trained (``UnlearningMethod.trainable_parameters()`` may freeze some)."""
 
 
 def _finetune_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
     loss = mean_token_nll(model_logits(model, batch), batch["labels"])
     return LossOutput(loss, {"loss": float(loss.detach())})
-
-
-def _terms(terms: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in terms.items())
 
 
 def train(
@@ -107,6 +112,7 @@ class _Loop:
         epochs = args["num_train_epochs"]
         self.total = args["max_steps"] if args["max_steps"] > 0 else math.ceil(steps_per_epoch * epochs)
         self.layout = Layout(self.total, self.n_micro, self.accum, accelerator.num_processes)
+        self.frozen = FrozenParameters(model, method)  # before the optimizer and Accelerate/DeepSpeed see them
         optimizer = build_optimizer(model, args)
         # The scheduler is stepped here once per optimizer step: Accelerate's wrapper would step it once per process.
         self.scheduler = build_scheduler(
@@ -116,6 +122,8 @@ class _Loop:
             model.gradient_checkpointing_enable()
         configure_deepspeed(accelerator, args)
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
+        self.local_gradients = averages_gradients_itself(self.model, method)
+        """DDP does not synchronise: the loop averages the gradients before each optimizer step."""
         self.state = TrainState()
         self.best = BestTracker(args)
         self.skip_limit = int(args.get("skip_nonfinite_steps") or 0)
@@ -154,6 +162,7 @@ class _Loop:
                         self._epoch()
                     state.epoch += 1
                     state.micro = 0
+                    self._epoch_end()
                     if self.evaluate and self.args["eval_strategy"] == "epoch":
                         self._evaluate(float(state.epoch))
                     if self.checkpoints is not None and self.checkpoints.due_after_epoch():
@@ -166,6 +175,7 @@ class _Loop:
         finally:
             self.bar.close()
             self.log.close()
+        self.frozen.release()
         self.model.eval()
         return TrainResult(
             state.step,
@@ -179,6 +189,7 @@ class _Loop:
             best=self.best.best,
             skipped=state.skipped,
             model=self.model,
+            trainable_parameters=self.frozen.count,
         )
 
     def _resume(self) -> int:
@@ -191,6 +202,9 @@ class _Loop:
         )
         self.saved_step, self.last_checkpoint = self.state.step, latest
         self.best.best = self.state.best
+        method_state = load_method_state(latest) if self.method is not None else None
+        if method_state is not None:
+            self.method.load_state_dict(method_state)  # type: ignore[union-attr]
         if self.best.best is not None:
             self.checkpoints.protected = {self.best.best["step"]}  # type: ignore[union-attr]
         return self.state.step
@@ -203,8 +217,9 @@ class _Loop:
             if index < state.micro:
                 continue  # consumed before the checkpoint this run resumed from
             stepping = (index + 1) % self.accum == 0 or index + 1 == self.n_micro
-            batch = _to_device(batch, self.accelerator.device)
-            with self.accelerator.autocast():
+            batch = to_device(batch, self.accelerator.device)
+            unsynced = self.accelerator.no_sync(self.model) if self.local_gradients else contextlib.nullcontext()
+            with self.accelerator.autocast(), unsynced:
                 if self.method is not None:
                     out = self.method.compute_loss(self.model, batch, self.reference)
                 else:
@@ -214,7 +229,7 @@ class _Loop:
             full = index // self.accum < self.n_micro // self.accum
             in_step = self.accum if full else self.n_micro % self.accum or self.accum
             sync_boundary(self.accelerator, stepping)
-            if stepping:
+            if stepping and not self.local_gradients:
                 self.accelerator.backward(out.loss / in_step)
             else:
                 with self.accelerator.no_sync(self.model):
@@ -257,6 +272,8 @@ class _Loop:
 
     def _step(self, pending: list[LossOutput], bad: dict[str, Any] | None) -> None:
         state = self.state
+        if self.local_gradients:
+            average_gradients(self.model)
         grad_norm = self._grad_norm()
         if bad is None and grad_norm is not None and not math.isfinite(grad_norm):
             bad = {"kind": "gradients", "terms": {"grad_norm": grad_norm}}
@@ -268,7 +285,7 @@ class _Loop:
         if grad_norm is not None:
             record["grad_norm"] = grad_norm
         if bad is not None:
-            self._nonfinite(bad, record)
+            skip_or_stop(self.state, bad, record, self.skip_limit, self.last_checkpoint, self.checkpoints is not None)
             self.optimizer.zero_grad(set_to_none=True)
             record["skipped"] = f"non-finite {bad['kind']}"
         else:
@@ -279,6 +296,8 @@ class _Loop:
             record["learning_rate"] = self.scheduler.get_last_lr()[0]
             state.last_loss = record["loss"]
         state.step += 1
+        if bad is None and self.method is not None:
+            self.method.on_step_end(state.step, step_terms(record))
         self.history.append(record)
         if state.step % max(1, self.args["logging_steps"]) == 0:
             self.log.write(record)
@@ -299,38 +318,19 @@ class _Loop:
         means = self.accelerator.gather(values).view(-1, len(keys)).mean(dim=0).tolist()
         return {**record, **dict(zip(keys, means))}
 
-    def _nonfinite(self, bad: dict[str, Any], record: dict[str, Any]) -> None:
-        """Skip this step while ``skip_nonfinite_steps`` allows, else stop naming the step and the loss terms."""
-        state = self.state
-        step, epoch = state.step + 1, state.epoch + 1
-        losses = {k: v for k, v in record.items() if k not in ("step", "epoch", "learning_rate", "grad_norm")}
-        what = f"non-finite {bad['kind']} at step {step} (epoch {epoch})"
-        detail = _terms(bad["terms"] if bad["kind"] == "loss" else {**bad["terms"], **losses})
-        if state.skipped < self.skip_limit:
-            state.skipped += 1
-            print(
-                f"warning: {what}: {detail}; step skipped ({state.skipped} of {self.skip_limit} allowed)",
-                file=sys.stderr,
-                flush=True,
-            )
-            return
-        if self.last_checkpoint is not None:
-            kept = f"the last good checkpoint is {self.last_checkpoint}"
-        elif self.checkpoints is not None:
-            kept = "no checkpoint was written yet (trainer.args.save_strategy=steps|epoch writes them)"
-        else:
-            kept = "no checkpoint is written for this training"
-        allowed = (
-            f"{state.skipped} such steps were already skipped, the most trainer.args.skip_nonfinite_steps allows"
-            if self.skip_limit
-            else "trainer.args.skip_nonfinite_steps=N skips up to N such steps"
-        )
-        raise TrainingError(f"{what}: {detail}; {kept}; {allowed}")
-
     # ---- evaluation, checkpoints, stopping ----------------------------------------------------------------------
+    def _epoch_end(self) -> None:
+        """The method's end-of-epoch hook, with averages over the batches of the epoch just finished."""
+        if self.method is None:
+            return
+        done = self.state.epoch
+        batches = functools.partial(self.batches.epoch, done - 1)
+        self.method.on_epoch_end(EpochAverages(done, self.state.step, self.model, batches, self.accelerator))
+
     def _evaluate(self, epoch: float) -> None:
         assert self.evaluate is not None
-        record = self.evaluate(self.model, self.state.step, epoch)
+        with self.frozen.thawed():
+            record = self.evaluate(self.model, self.state.step, epoch)
         self.state.evaluations.append(record)
         if self.best.update(record, self.state.step):
             self.state.best = self.best.best
@@ -343,8 +343,9 @@ class _Loop:
         assert self.checkpoints is not None
         state_of = getattr(self.reference, "state", None)
         logprobs = state_of() if callable(state_of) else None
+        own = self.method.state_dict() if self.method is not None else None
         path = self.checkpoints.save(
-            self.state, self.layout, self.model, self.optimizer, self.scheduler, self.accelerator, logprobs
+            self.state, self.layout, self.model, self.optimizer, self.scheduler, self.accelerator, logprobs, own
         )
         self.saved_step, self.last_checkpoint = self.state.step, path
         return path

@@ -8,21 +8,26 @@ from typing import Any
 import torch
 
 from unlearn_core.data import Tokenized, collate
+from unlearn_core.hidden_states import ModuleOutputs, module_outputs
 from unlearn_core.losses import model_logits, sequence_nll
+from unlearn_core.methods import FORGET_FIELD
+
+CachedLogprobs = dict[str, dict[int, float]]
+"""Reference log-probs by field name, then by sample index."""
 
 
 class FrozenReference:
     """Implements ``unlearn_core.Reference`` for the runner.
 
-    Forget log-probs are computed once, with the initial weights, before the first update, and looked up by sample
-    index; a frozen copy of the model is kept only when the method asks for reference logits (KL retain loss): a
-    local replica, or under ZeRO-3 an inference-only DeepSpeed engine partitioned like the trained model
-    (``starting_model_copy``).
+    Reference log-probs of the forget answers and of any extra answer field the method names are computed once, with
+    the initial weights, before the first update, and looked up by sample index; a frozen copy of the model is kept
+    only when the method asks for reference logits or module outputs (KL retain loss, RMU): a local replica, or under
+    ZeRO-3 an inference-only DeepSpeed engine partitioned like the trained model (``starting_model_copy``).
     """
 
     def __init__(self, model: torch.nn.Module | None = None) -> None:
         self._model = model
-        self._forget_logprobs: dict[int, float] = {}
+        self._logprobs: dict[str, dict[int, float]] = {}
 
     @classmethod
     def build(
@@ -30,36 +35,30 @@ class FrozenReference:
         scorer: torch.nn.Module | None,
         forget: Sequence[Tokenized],
         *,
-        need_logprobs: bool,
+        fields: Sequence[str],
         keep: torch.nn.Module | None,
         batch_size: int,
         pad_id: int,
         device: torch.device,
-        cached_logprobs: dict[int, float] | None = None,
+        cached_logprobs: CachedLogprobs | None = None,
     ) -> FrozenReference:
         """Snapshot what the method needs before training starts.
 
-        ``scorer`` computes the forget log-probs (the starting model, or its frozen copy; not needed when
-        ``covered``); ``keep`` is the frozen model kept for ``logits`` (None when the method does not ask for it).
-        ``cached_logprobs`` (from a checkpoint, when resuming) are used instead of recomputing when they cover the
-        forget set. Every process computes every log-prob with the same batches, so a partitioned ``scorer`` sees
-        the same number of forwards everywhere.
+        ``fields`` are the ``reference_logprob_fields()`` whose log-probs to compute with ``scorer`` (the starting
+        model, or its frozen copy; not needed when ``covered``); ``keep`` is the frozen model kept for ``logits``
+        (None when the method does not ask for it). ``cached_logprobs`` (from a checkpoint, when resuming) are used
+        instead of recomputing for each field they cover. Every process computes every log-prob with the same
+        batches, so a partitioned ``scorer`` sees the same number of forwards everywhere.
         """
         ref = cls(keep)
-        if need_logprobs and covered(cached_logprobs, forget):
-            ref._forget_logprobs = dict(cached_logprobs or {})
-        elif need_logprobs:
+        for name in fields:
+            cached = (cached_logprobs or {}).get(name)
+            if covered(cached_logprobs, forget, (name,)):
+                ref._logprobs[name] = dict(cached or {})
+                continue
             if scorer is None:
-                raise ValueError("forget log-probs must be computed but no scoring model was given")
-            was_training = scorer.training
-            scorer.eval()
-            with torch.no_grad():
-                for start in range(0, len(forget), batch_size):
-                    batch = {k: v.to(device) for k, v in collate(forget[start : start + batch_size], pad_id).items()}
-                    nll, _ = sequence_nll(model_logits(scorer, batch), batch["labels"])
-                    for i, value in zip(batch["index"].tolist(), (-nll).tolist()):
-                        ref._forget_logprobs[i] = value
-            scorer.train(was_training)
+                raise ValueError("reference log-probs must be computed but no scoring model was given")
+            ref._logprobs[name] = sequence_logprobs(scorer, field_samples(forget, name), batch_size, pad_id, device)
         return ref
 
     @property
@@ -69,26 +68,65 @@ class FrozenReference:
             return "none"
         return "zero3-engine" if hasattr(self._model, "module") else "replica"
 
+    def logprobs(self, batch: dict[str, torch.Tensor], field: str = FORGET_FIELD) -> torch.Tensor:
+        """Cached ``log pi_ref(y|x)`` of the rows of ``batch``, a batch of ``field``."""
+        if field not in self._logprobs:
+            declared = ", ".join(self._logprobs) or "none"
+            raise RuntimeError(
+                f"no reference log-probs of '{field}' were cached (reference_logprob_fields() declared: {declared})"
+            )
+        values = [self._logprobs[field][i] for i in batch["index"].tolist()]
+        return torch.tensor(values, dtype=torch.float32, device=batch["input_ids"].device)
+
     def forget_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Cached ``log pi_ref(y|x)`` for the samples of a forget batch."""
-        values = [self._forget_logprobs[i] for i in batch["index"].tolist()]
-        return torch.tensor(values, dtype=torch.float32, device=batch["input_ids"].device)
+        return self.logprobs(batch, FORGET_FIELD)
+
+    def _frozen(self) -> torch.nn.Module:
+        if self._model is None:
+            raise RuntimeError("this method did not declare needs_reference_model(); no reference model was kept")
+        return self._model
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Logits of the frozen starting model (no gradient)."""
-        if self._model is None:
-            raise RuntimeError("this method did not declare needs_reference_model(); no reference model was kept")
         with torch.no_grad():
-            return model_logits(self._model, batch)
+            return model_logits(self._frozen(), batch)
 
-    def state(self) -> dict[str, float]:
-        """The cached log-probs keyed by sample index (saved with checkpoints)."""
-        return dict(self._forget_logprobs)
+    def module_outputs(self, batch: dict[str, torch.Tensor], pattern: str) -> ModuleOutputs:
+        """Outputs of the frozen starting model's modules named like ``pattern`` (no gradient)."""
+        with torch.no_grad():
+            return module_outputs(self._frozen(), batch, pattern)
+
+    def state(self) -> CachedLogprobs:
+        """The cached log-probs by field, then by sample index (saved with checkpoints)."""
+        return {name: dict(values) for name, values in self._logprobs.items()}
 
 
-def covered(cached_logprobs: dict[int, float] | None, forget: Sequence[Tokenized]) -> bool:
-    """Whether ``cached_logprobs`` hold a log-prob for every forget sample."""
-    return bool(cached_logprobs) and {s.index for s in forget} <= set(cached_logprobs or {})
+def field_samples(forget: Sequence[Tokenized], name: str) -> list[Tokenized]:
+    """The forget samples themselves (``FORGET_FIELD``), or their extra answers ``name``."""
+    return list(forget) if name == FORGET_FIELD else [sample.extra(name) for sample in forget]
+
+
+def sequence_logprobs(
+    scorer: torch.nn.Module, samples: Sequence[Tokenized], batch_size: int, pad_id: int, device: torch.device
+) -> dict[int, float]:
+    """``log pi(y|x)`` (sums over targets) of each sample under ``scorer``, by sample index, without gradient."""
+    values: dict[int, float] = {}
+    was_training = scorer.training
+    scorer.eval()
+    with torch.no_grad():
+        for start in range(0, len(samples), batch_size):
+            batch = {k: v.to(device) for k, v in collate(samples[start : start + batch_size], pad_id).items()}
+            nll, _ = sequence_nll(model_logits(scorer, batch), batch["labels"])
+            values.update(zip(batch["index"].tolist(), (-nll).tolist()))
+    scorer.train(was_training)
+    return values
+
+
+def covered(cached_logprobs: CachedLogprobs | None, forget: Sequence[Tokenized], fields: Sequence[str]) -> bool:
+    """Whether ``cached_logprobs`` hold a log-prob of every forget sample for each of ``fields``."""
+    indices, cached = {s.index for s in forget}, cached_logprobs or {}
+    return all(bool(cached.get(name)) and indices <= set(cached[name]) for name in fields)
 
 
 def starting_model_copy(

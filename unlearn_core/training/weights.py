@@ -65,23 +65,34 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
         raise TrainingError(f"checkpoint weights {path} do not fit this model ({detail})")
 
 
-def save_logprobs(values: dict[int, float], path: Path) -> None:
-    """Cached reference log-probs by sample index (float64, so the float values round-trip exactly)."""
+def save_logprobs(values: dict[str, dict[int, float]], path: Path) -> None:
+    """Cached reference log-probs by field, then sample index (float64, so the values round-trip exactly). The forget
+    answers' are ``index``/``logprob`` (the layout of checkpoints written before other fields existed); another
+    field's are ``<field>.index``/``<field>.logprob``."""
     from safetensors.torch import save_file
 
-    keys = sorted(values)
-    save_file(
-        {
-            "index": torch.tensor(keys, dtype=torch.int64),
-            "logprob": torch.tensor([values[k] for k in keys], dtype=torch.float64),
-        },
-        str(path),
-    )
+    from unlearn_core.methods import FORGET_FIELD
+
+    tensors: dict[str, torch.Tensor] = {}
+    for name, by_index in values.items():
+        prefix = "" if name == FORGET_FIELD else f"{name}."
+        keys = sorted(by_index)
+        tensors[f"{prefix}index"] = torch.tensor(keys, dtype=torch.int64)
+        tensors[f"{prefix}logprob"] = torch.tensor([by_index[k] for k in keys], dtype=torch.float64)
+    save_file(tensors, str(path))
 
 
-def load_logprobs(path: Path) -> dict[int, float]:
+def load_logprobs(path: Path) -> dict[str, dict[int, float]]:
     """Read what ``save_logprobs`` wrote."""
     from safetensors.torch import load_file
 
+    from unlearn_core.methods import FORGET_FIELD
+
     data: dict[str, Any] = load_file(str(path))
-    return dict(zip(data["index"].tolist(), data["logprob"].tolist()))
+    values: dict[str, dict[int, float]] = {}
+    for key in data:
+        if key == "index" or key.endswith(".index"):
+            prefix = key.removesuffix("index")
+            name = prefix.removesuffix(".") or FORGET_FIELD
+            values[name] = dict(zip(data[key].tolist(), data[f"{prefix}logprob"].tolist()))
+    return values

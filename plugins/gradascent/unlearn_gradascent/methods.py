@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from unlearn_core import LossOutput, Reference, UnlearningMethod
-from unlearn_core.methods import Batch
+from unlearn_core import Batch, LossOutput, Reference, UnlearnBatch, UnlearningMethod
 
 if TYPE_CHECKING:
     import torch
-
-RETAIN_LOSS_TYPES = ("NLL", "KL")
 
 
 def forget_ascent_loss(model: torch.nn.Module, forget: Batch) -> torch.Tensor:
@@ -28,7 +25,7 @@ class GradAscent(UnlearningMethod):
     description: ClassVar[str] = "gradient ascent on the forget set: L = -CE_mean(forget)"
     defaults: ClassVar[dict[str, Any]] = {}
 
-    def compute_loss(self, model: torch.nn.Module, batch: dict[str, Batch], reference: Reference) -> LossOutput:
+    def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
         """Negated mean token cross-entropy of the forget batch (the retain batch is not used)."""
         loss = forget_ascent_loss(model, batch["forget"])
         return LossOutput(loss=loss, terms={"forget_loss": float(loss.detach())})
@@ -40,13 +37,8 @@ class GradDiff(UnlearningMethod):
     name: ClassVar[str] = "GradDiff"
     description: ClassVar[str] = "gradient difference: L = gamma * (-CE_mean(forget)) + alpha * L_retain"
     defaults: ClassVar[dict[str, Any]] = {"gamma": 1.0, "alpha": 1.0, "retain_loss_type": "NLL"}
-    choices: ClassVar[dict[str, tuple[Any, ...]]] = {"retain_loss_type": RETAIN_LOSS_TYPES}
 
-    def needs_reference_model(self) -> bool:
-        """Only the KL retain loss compares against the frozen starting model."""
-        return self.args["retain_loss_type"] == "KL"
-
-    def compute_loss(self, model: torch.nn.Module, batch: dict[str, Batch], reference: Reference) -> LossOutput:
+    def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
         """Weighted sum of the forget ascent term and the retain term."""
         from unlearn_core import losses
 

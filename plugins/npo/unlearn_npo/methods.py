@@ -5,29 +5,21 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from unlearn_core import LossOutput, Reference, UnlearningMethod
-from unlearn_core.methods import Batch
+from unlearn_core import Batch, LossOutput, Reference, UnlearnBatch, UnlearningMethod
 
 if TYPE_CHECKING:
     import torch
 
-RETAIN_LOSS_TYPES = ("NLL", "KL")
-
 
 class _ForgetRetainMethod(UnlearningMethod):
-    """Shared ``L = gamma * L_forget + alpha * L_retain`` with a NLL or KL retain term."""
-
-    choices: ClassVar[dict[str, tuple[Any, ...]]] = {"retain_loss_type": RETAIN_LOSS_TYPES}
-
-    def needs_reference_model(self) -> bool:
-        """Only the KL retain loss compares against the frozen starting model."""
-        return self.args["retain_loss_type"] == "KL"
+    """Shared ``L = gamma * L_forget + alpha * L_retain`` with a NLL or KL retain term (the base class keeps the
+    reference model for KL)."""
 
     @abstractmethod
     def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
         """The method's forget term."""
 
-    def compute_loss(self, model: torch.nn.Module, batch: dict[str, Batch], reference: Reference) -> LossOutput:
+    def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
         """Weighted sum of the forget term and the retain term."""
         from unlearn_core import losses
 
@@ -53,9 +45,10 @@ class NPO(_ForgetRetainMethod):
     def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
         """NPO forget term from sequence log-probs (sums over target tokens) of the model and the reference."""
         from unlearn_core import losses
+        from unlearn_npo.losses import npo_forget_loss
 
         nll_sum, _ = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
-        return losses.npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"])
+        return npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"])
 
 
 class SimNPO(_ForgetRetainMethod):
@@ -74,6 +67,7 @@ class SimNPO(_ForgetRetainMethod):
     def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
         """SimNPO forget term from the model's length-normalised NLL of each forget answer."""
         from unlearn_core import losses
+        from unlearn_npo.losses import simnpo_forget_loss
 
         nll_sum, num_targets = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
-        return losses.simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"])
+        return simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"])

@@ -11,7 +11,7 @@ from unlearn_core.errors import ConfigError
 from unlearn_core.suggest import unknown_message
 from unlearn_core.token_rules import PromptTemplate
 from unlearn_tofu import embedded
-from unlearn_tofu.datasets import DATASETS
+from unlearn_tofu.datasets import DATASETS, read_idk
 from unlearn_tofu.schema import TOFU_CONFIG_NAMES
 from unlearn_tofu.sources import EMBEDDED_SOURCE, STORE
 from unlearn_tofu.splits import FORGET_SPLITS, HOLDOUT_SPLITS, RETAIN_SPLITS, resolve_splits
@@ -111,6 +111,19 @@ class TofuBenchmark(DeclaredBenchmark):
         for split in FORGET_SPLITS:
             presets[f"unlearn/tofu/{split}"] = {"forget_split": split}
         return presets
+
+    def config_defaults(self, mode: str) -> dict[str, Any]:
+        """The toolkit's defaults and ``data.idk_path`` (None: the shipped "I don't know" responses)."""
+        defaults = super().config_defaults(mode)
+        defaults["data"]["idk_path"] = None
+        return defaults
+
+    def validate_config(self, cfg: dict[str, Any]) -> None:
+        """The toolkit's checks and a readable ``data.idk_path``."""
+        super().validate_config(cfg)
+        if cfg["data"].get("idk_path") is not None:
+            cfg["data"]["idk_path"] = str(cfg["data"]["idk_path"])
+            read_idk(cfg["data"]["idk_path"])
 
     def check_settings(self, cfg: dict[str, Any]) -> None:
         """Consistent splits: forget10 with retain90 and holdout10 (a missing one follows the others)."""

@@ -2,18 +2,43 @@
 
 Each is a TOFU config (split placeholders filled from the run's splits) and the answer field trained on; a list
 field (``perturbed_answer``) gives one sample per answer. Plain config names (``forget05``, ``retain_perturbed``)
-are accepted too, with their ``answer`` field.
+are accepted too, with their ``answer`` field. As forget data a sample also carries its row's other answer fields
+(``answer``, ``paraphrased_answer``), and ``TOFU_QA_forget_idk``'s an ``alternate`` "I don't know" response drawn
+for each row with the run's seed from the shipped ``idk.txt`` (or ``data.idk_path``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from unlearn_core import NamedDataset
+from unlearn_core.errors import DataError
 
 PERTURBED = "{forget_split}_perturbed"
+IDK_FILE = Path(__file__).with_name("idk.txt")
+"""The shipped "I don't know" responses, one per line (``data.idk_path=FILE`` replaces them)."""
 
 
-def _qa(name: str, config: str, answer: str = "answer", description: str = "") -> NamedDataset:
-    return NamedDataset(name, "tofu", (config,), "qa", description, answer=answer)
+def read_idk(path: str | Path | None) -> list[str]:
+    """The "I don't know" responses of ``path`` (the shipped ``idk.txt`` when None), one per non-blank line."""
+    path = Path(path) if path is not None else IDK_FILE
+    try:
+        responses = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"data.idk_path {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    if not responses:
+        raise DataError(f"data.idk_path {path} holds no response (it needs one per line)")
+    return responses
+
+
+def idk_responses(cfg: dict[str, Any]) -> list[str]:
+    """The run's "I don't know" responses (``data.idk_path``, or the shipped ones)."""
+    return read_idk(cfg["data"].get("idk_path"))
+
+
+def _qa(name: str, config: str, answer: str = "answer", description: str = "", **more: Any) -> NamedDataset:
+    return NamedDataset(name, "tofu", (config,), "qa", description, answer=answer, **more)
 
 
 DATASETS: tuple[NamedDataset, ...] = (
@@ -21,7 +46,12 @@ DATASETS: tuple[NamedDataset, ...] = (
     _qa("TOFU_QA_forget", "{forget_split}", description="the forget split"),
     _qa("TOFU_QA_retain", "{retain_split}", description="the retain split"),
     _qa("TOFU_QA_holdout", "{holdout_split}", description="the holdout split (unseen authors)"),
-    _qa("TOFU_QA_forget_idk", "{forget_split}", description="the forget split (the idk experiment's)"),
+    _qa(
+        "TOFU_QA_forget_idk",
+        "{forget_split}",
+        description="the forget split with an 'I don't know' alternate answer",
+        alternates=idk_responses,
+    ),
     _qa("TOFU_QA_forget_para", PERTURBED, "paraphrased_answer", "the forget split's paraphrased answers"),
     _qa("TOFU_QA_forget_pert", PERTURBED, "perturbed_answer", "the forget split's perturbed answers"),
     _qa("TOFU_QA_retain_eval", "retain_perturbed", description="the retain evaluation set"),
