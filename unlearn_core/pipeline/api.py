@@ -42,16 +42,26 @@ def run(
     return execute(cfg, plugins, overwrite=overwrite, resume=resume)
 
 
-def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False, resume: bool = False) -> RunResult:
+def execute(
+    cfg: ExperimentConfig,
+    plugins: Plugins,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    shared_target: Path | None = None,
+) -> RunResult:
     """Run an already resolved configuration; ``resume`` continues the run in its directory from its last checkpoint.
 
     Nothing is created when the output directory or the checkpoint settings are wrong, and a command whose inputs
-    then fail validation removes what it created (see ``pipeline.outputs``).
+    then fail validation removes what it created (see ``pipeline.outputs``). The printed table is kept as
+    ``summary_table.json``. ``shared_target``: a directory where unlearning runs from one target model (a sweep's)
+    share its evaluation.
     """
     from unlearn_core.distributed import barrier
     from unlearn_core.pipeline.distributed_checks import check_launch
     from unlearn_core.pipeline.environment import provenance, quiet_libraries
-    from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable
+    from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable, is_main_process
+    from unlearn_core.pipeline.run_table import RunTable, write_run_table
     from unlearn_core.training.settings import check_training_args
 
     quiet_libraries()
@@ -70,23 +80,27 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
         provenance={**provenance(cfg.values, plugin_versions(plugins), None), **started},
     )
     barrier()
+    result = _dispatch(cfg, plugins, shared_target)
+    if is_main_process():
+        write_run_table(result.output_dir, RunTable(result.rows, list(result.columns), dict(result.labels)))
+    return result
+
+
+def _dispatch(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | None) -> RunResult:
+    """The command of ``cfg.mode``."""
+    from unlearn_core.pipeline import commands
+
     if cfg.mode == "train":
-        from unlearn_core.pipeline.commands import train_command
-
-        return train_command(cfg, plugins)
+        return commands.train_command(cfg, plugins)
     if cfg.mode == "eval":
-        from unlearn_core.pipeline.commands import eval_command
-
-        return eval_command(cfg, plugins)
+        return commands.eval_command(cfg, plugins)
     if cfg.mode == "unlearn":
-        from unlearn_core.pipeline.commands import unlearn_command
-
         steps = plugins.benchmarks.get(cfg.benchmark).experiment_steps(cfg.values)
         if steps:
             from unlearn_core.pipeline.experiments import experiment_command
 
-            return experiment_command(cfg, plugins, steps)
-        return unlearn_command(cfg, plugins)
+            return experiment_command(cfg, plugins, steps, shared_target)
+        return commands.unlearn_command(cfg, plugins, shared_target)
     raise ConfigError(f"unknown mode '{cfg.mode}'")
 
 
