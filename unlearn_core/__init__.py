@@ -21,6 +21,7 @@ _LAZY = {
     "Batch": "unlearn_core.methods",
     "Benchmark": "unlearn_core.benchmarks",
     "EmbeddedRecipe": "unlearn_core.benchmarks",
+    "TradeoffAxes": "unlearn_core.benchmarks",
     "EvalDataset": "unlearn_core.evaluation.suite",
     "EvalSuite": "unlearn_core.evaluation.suite",
     "Metric": "unlearn_core.evaluation.suite",

@@ -46,6 +46,17 @@ class ExperimentStep:
     continue_from_previous: bool = False
 
 
+@dataclass(frozen=True)
+class TradeoffAxes:
+    """One trade-off plot of ``unlearn compare``: summary key ``y`` against summary key ``x``, one point per run."""
+
+    x: str
+    y: str
+    log_x: bool = False
+    log_y: bool = False
+    title: str = ""
+
+
 class Benchmark(ABC):
     """Base class of benchmarks (TOFU, MUSE, ...), registered with ``register_benchmarks``."""
 
@@ -55,6 +66,8 @@ class Benchmark(ABC):
     """Summary keys shown in the final table of ``unlearn run``."""
     reference_keys: ClassVar[list[str]] = []
     """Entries that reference (retain) logs must hold."""
+    tradeoff_plots: ClassVar[tuple[TradeoffAxes, ...]] = ()
+    """The plots ``unlearn compare --plot`` draws (none declared: the first two table columns)."""
 
     @abstractmethod
     def config_defaults(self, mode: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from itertools import cycle, islice
 from typing import Any
 
-from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe, ExperimentStep
+from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe, ExperimentStep, TradeoffAxes
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError, UnknownNameError
 from unlearn_core.evaluation.suite import EvalSuite
@@ -50,6 +50,10 @@ class MuseBenchmark(Benchmark):
     name = "muse"
     description = "news articles / book passages (muse-bench/MUSE-News, -Books); embedded synthetic default"
     table_columns = TABLE_COLUMNS
+    tradeoff_plots = (
+        TradeoffAxes(x="retain_knowmem_ROUGE", y="forget_knowmem_ROUGE", title="Knowledge: forget against retain"),
+        TradeoffAxes(x="retain_knowmem_ROUGE", y="privleak", title="Privacy leakage against retained knowledge"),
+    )
     reference_keys = REFERENCE_KEYS
 
     def config_defaults(self, mode: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
+from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe, TradeoffAxes
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
 from unlearn_core.evaluation.suite import EvalSuite
@@ -66,6 +66,9 @@ class TofuBenchmark(Benchmark):
     name = "tofu"
     description = "fictitious-author QA (locuslab/TOFU); embedded synthetic default"
     table_columns = TABLE_COLUMNS
+    tradeoff_plots = (
+        TradeoffAxes(x="model_utility", y="forget_quality", log_y=True, title="Forget quality against model utility"),
+    )
     reference_keys = ["forget_truth_ratio", "mia_min_k"]
 
     def config_defaults(self, mode: str) -> dict[str, Any]:
