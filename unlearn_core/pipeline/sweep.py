@@ -19,6 +19,7 @@ from unlearn_core.config import ExperimentConfig, resolve_config
 from unlearn_core.config.sweep import Combination, expand_sweep
 from unlearn_core.errors import ConfigError, OutputDirError, TrainingError
 from unlearn_core.pipeline.environment import command_line
+from unlearn_core.pipeline.outputs import is_main_process
 from unlearn_core.pipeline.run_table import TABLE_FILE, RunTable, read_run_table
 from unlearn_core.pipeline.sweep_files import SWEEP_FILE, Sweep, SweepRun, save_sweep
 from unlearn_core.plugins import Plugins
@@ -171,6 +172,10 @@ def _run_one(
         record_command([*command, *run.combination.overrides, *where])
     run.status, run.error = "running", None
     save_sweep(sweep)
+    if is_main_process():
+        how = {"checkpoint": ", continuing from its checkpoint", "partial": ", started again"}.get(state, "")
+        where = f"{sweep.directory.name}: run {run.index} of {len(sweep.runs)}"
+        print(f"[sweep {where}] {run.combination.label}{how}", file=sys.stderr, flush=True)
     try:
         result = execute(
             run.cfg,

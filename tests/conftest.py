@@ -1,14 +1,18 @@
-"""Fixtures of the fault-injection suite: one embedded cache for the session, isolated working directories."""
+"""Fixtures of the suites that run the real pipeline in this process (fault injection, sweeps and comparisons): one
+embedded cache for the session, isolated working directories."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
-from faultkit import TINY
 
 from unlearn_core.plugins import DISABLE_ENV
+
+sys.path.insert(0, str(Path(__file__).parent / "faults"))  # faultkit: the tiny settings, shared with the fault suite
+from faultkit import TINY  # noqa: E402
 
 
 @pytest.fixture(scope="session")
