@@ -96,8 +96,8 @@ def test_an_interrupted_sweep_says_how_to_resume_it(grid):
 def test_resume_skips_the_finished_run_and_continues_the_interrupted_one(grid):
     assert grid.resumed.exit_code == 0, grid.resumed.output
     assert (grid.sweep / "0/provenance.json").read_bytes() == grid.first_run_provenance
-    assert "[sweep grid: run 1 of 3] learning_rate=3e-3, continuing from its checkpoint" in grid.resumed.stderr
-    assert "run 0 of 3" not in grid.resumed.stderr
+    assert "[sweep grid 2/3: run 1] learning_rate=3e-3, continuing from its checkpoint" in grid.resumed.stderr
+    assert "run 0]" not in grid.resumed.stderr
     provenance = grid.read("1/provenance.json")
     assert provenance["status"] == "finished" and provenance["resumed_from"] == [4] and provenance["steps"] == 6
     steps = [json.loads(line)["step"] for line in (grid.sweep / "1/train_log.jsonl").read_text().splitlines()]

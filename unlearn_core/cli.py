@@ -91,6 +91,11 @@ def main(verbose: bool) -> None:
     Quick start (no network needed, runs on CPU):
       unlearn run --benchmark tofu --method npo
       unlearn list-plugins
+
+    \b
+    Sweeps and comparisons:
+      unlearn run -b tofu -m npo task_name=grid --multirun trainer.method_args.beta=0.1,0.5
+      unlearn compare saves/unlearn/grid --plot grid.png --html grid.html
     """
     _State.verbose = verbose
 
@@ -227,12 +232,8 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
         from unlearn_core.pipeline.environment import record_command
 
         cli.setdefault("method", None)
-        benchmark, method, overrides, multirun = (
-            cli["benchmark"],
-            cli["method"],
-            list(cli["overrides"]),
-            cli["multirun"],
-        )
+        benchmark, method, multirun = cli["benchmark"], cli["method"], cli["multirun"]
+        overrides = list(cli["overrides"])
         _check_method_value(method)
         sweep_flag = ["--multirun"] * multirun
         flags = ["--overwrite"] * cli["overwrite"] + ["--resume"] * cli["resume"] + sweep_flag

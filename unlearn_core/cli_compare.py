@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 def compare_command(paths: tuple[Path, ...], plot_file: Path | None, html_file: Path | None, **flags: bool) -> None:
     """Compare runs and sweeps: a table of their summaries with the target and retain rows, a trade-off plot.
 
-    \b
     Each PATH is a run directory (saves/unlearn/NAME) or a sweep (saves/unlearn/NAME holding sweep.json: its
     finished runs). The plot draws the benchmark's trade-offs, one labelled point per run (TOFU: forget quality,
     log scale, against model utility; MUSE: knowmem_f against knowmem_r, and privleak), with the evaluations

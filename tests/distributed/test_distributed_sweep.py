@@ -23,7 +23,7 @@ def test_a_launched_sweep_runs_each_combination_on_every_process(tmp_path, embed
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("Output: saves/unlearn/grid (2 runs") == 1  # process 0 alone reports
-    assert done.stderr.count("[sweep grid: run 1 of 2] beta=0.5") == 1
+    assert done.stderr.count("[sweep grid 2/2: run 1] beta=0.5") == 1
     sweep = tmp_path / "saves/unlearn/grid"
     record = json.loads((sweep / "sweep.json").read_text())
     assert [run["status"] for run in record["runs"]] == ["finished", "finished"]

@@ -61,8 +61,13 @@ def render_png(comparison: Comparison, panels: list[TradeoffAxes], title: str) -
     for ax, panel in zip(axes_list, panels):
         _draw_panel(ax, comparison, panel, colors)
     handles, labels = axes_list[0].get_legend_handles_labels()
+    if any(run.curve for run in comparison.runs):
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="grey", alpha=0.6, marker=".", markersize=4))
+        labels.append("evaluations during training")
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.93), fontsize=8, frameon=False)
     canvas.draw()
     renderer = canvas.get_renderer()
@@ -159,6 +164,7 @@ def _place_labels(ax: Any, points: list[tuple[Any, ...]], renderer: Any) -> None
 
     for x, y, text, color in points:
         style = {"textcoords": "offset points", "fontsize": 8, "color": color, "fontweight": "bold", "zorder": 5}
+        style["bbox"] = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.75}
         for dx, dy in LABEL_OFFSETS:
             ha = "left" if dx > 0 else "right" if dx < 0 else "center"
             va = "bottom" if dy > 0 else "top" if dy < 0 else "center"

@@ -174,7 +174,7 @@ def _run_one(
     save_sweep(sweep)
     if is_main_process():
         how = {"checkpoint": ", continuing from its checkpoint", "partial": ", started again"}.get(state, "")
-        where = f"{sweep.directory.name}: run {run.index} of {len(sweep.runs)}"
+        where = f"{sweep.directory.name} {run.index + 1}/{len(sweep.runs)}: run {run.index}"
         print(f"[sweep {where}] {run.combination.label}{how}", file=sys.stderr, flush=True)
     try:
         result = execute(

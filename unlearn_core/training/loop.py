@@ -82,8 +82,7 @@ def train(
     Raises TrainingError on a non-finite loss or gradient (beyond ``skip_nonfinite_steps``) and
     TrainingInterrupted after checkpointing when SIGINT/SIGTERM arrives.
     """
-    loop = _Loop(model, batches, args, accelerator, method, reference, evaluate, checkpoints)
-    loop.tracker = tracker or RunTracker()
+    loop = _Loop(model, batches, args, accelerator, method, reference, evaluate, checkpoints, tracker)
     return loop.run(log_path, description, resume)
 
 
@@ -100,6 +99,7 @@ class _Loop:
         reference: Reference | None,
         evaluate: EvalCallback | None,
         checkpoints: CheckpointManager | None,
+        tracker: RunTracker | None = None,
     ) -> None:
         self.batches, self.args, self.accelerator = batches, args, accelerator
         self.method, self.reference, self.evaluate, self.checkpoints = method, reference, evaluate, checkpoints
@@ -129,7 +129,7 @@ class _Loop:
         self.stop = StopRequest(graceful=checkpoints is not None)
         self.stop_agreed = False
         self.log = JsonlLog(None)
-        self.tracker = RunTracker()
+        self.tracker = tracker or RunTracker()
         self.history: list[dict[str, Any]] = []
 
     # ---- the run ------------------------------------------------------------------------------------------------
