@@ -95,7 +95,8 @@ class RunTracker:
         trackers = []
         for name in names:
             tracker = _make(name, run_name, logging_dir)
-            tracker.start()
+            if hasattr(tracker, "start"):  # Accelerate >= 1.2 starts a tracker apart from building it
+                tracker.start()
             tracker.store_init_configuration(hparams(config))
             trackers.append(tracker)
         return cls(trackers)
