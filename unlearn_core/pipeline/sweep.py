@@ -163,6 +163,7 @@ def run_sweep(
 def _run_one(
     sweep: Sweep, run: SweepRun, plugins: Plugins, state: str, overwrite: bool, command: list[str] | None
 ) -> None:
+    """Run one combination (``state``: see ``run_state``) and record how it went in the sweep files."""
     from unlearn_core.pipeline.api import execute
     from unlearn_core.pipeline.environment import record_command
     from unlearn_core.training.signals import TrainingInterrupted
