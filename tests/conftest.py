@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,24 @@ def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             os.environ["UNLEARN_CACHE_DIR"] = saved
     return cache
+
+
+@pytest.fixture(scope="session")
+def offline_dir(embedded_cache: Path) -> Callable[[Path], AbstractContextManager[Path]]:
+    """``with offline_dir(root):`` work in ``root``, offline, with the session's embedded models (for fixtures that
+    outlive one test)."""
+
+    @contextmanager
+    def enter(root: Path) -> Iterator[Path]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(root)
+            patch.setenv("UNLEARN_CACHE_DIR", str(embedded_cache))
+            patch.setenv("HF_HUB_OFFLINE", "1")
+            patch.setenv("TRANSFORMERS_OFFLINE", "1")
+            patch.delenv(DISABLE_ENV, raising=False)
+            yield root
+
+    return enter
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from faultkit import TINY
 from unlearn_core.cli import main
 from unlearn_core.compare.plot import plottable_axes, render_png
 from unlearn_core.compare.runs import collect
-from unlearn_core.plugins import DISABLE_ENV, load_plugins
+from unlearn_core.plugins import load_plugins
 from unlearn_core.table import format_value
 
 pytestmark = pytest.mark.slow
@@ -29,15 +29,9 @@ LEARNING_RATES = ["1e-3", "3e-3", "1e-2"]
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory, embedded_cache: Path) -> Iterator[Path]:
-    """Three one-epoch NPO runs with an evaluation after each epoch (curves in eval_log.jsonl)."""
-    root = tmp_path_factory.mktemp("compare")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("UNLEARN_CACHE_DIR", str(embedded_cache))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
-        patch.delenv(DISABLE_ENV, raising=False)
+def sweep(tmp_path_factory: pytest.TempPathFactory, offline_dir: Any) -> Iterator[Path]:
+    """Three two-epoch NPO runs with an evaluation after each epoch (curves in eval_log.jsonl)."""
+    with offline_dir(tmp_path_factory.mktemp("compare")) as root:
         args = ["run", "-b", "tofu", "-m", "npo", *TINY, "trainer.args.num_train_epochs=2"]
         args += ["trainer.args.eval_strategy=epoch", "task_name=cmp", "--multirun"]
         result = CliRunner().invoke(main, [*args, f"trainer.args.learning_rate={','.join(LEARNING_RATES)}"])

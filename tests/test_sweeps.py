@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from faultkit import STEPPY, TINY, assert_nothing_half_written
 
 from unlearn_core.cli import main
-from unlearn_core.plugins import DISABLE_ENV, load_plugins
+from unlearn_core.plugins import load_plugins
 
 pytestmark = pytest.mark.slow
 
@@ -44,15 +44,9 @@ class SweepRuns:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, embedded_cache: Path) -> Iterator[Path]:
+def workspace(tmp_path_factory: pytest.TempPathFactory, offline_dir: Any) -> Iterator[Path]:
     """A working directory for this module's runs, offline, reusing the session's embedded models."""
-    root = tmp_path_factory.mktemp("sweeps")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("UNLEARN_CACHE_DIR", str(embedded_cache))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        patch.setenv("TRANSFORMERS_OFFLINE", "1")
-        patch.delenv(DISABLE_ENV, raising=False)
+    with offline_dir(tmp_path_factory.mktemp("sweeps")) as root:
         yield root
 
 
