@@ -159,6 +159,16 @@ def test_npo_run_prints_the_summary_table(workspace):
     assert f"Output: {NPO_DIR}" in ran.stdout
 
 
+def test_progress_in_a_log_file_is_a_line_per_phase_without_carriage_returns(workspace):
+    stderr = workspace.runs["npo"].stderr  # a pipe, not a terminal: the first run, building the embedded models
+    assert "\r" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) <= 20, stderr
+    for phase in ("tofu base model: done", "tofu target model: done", "unlearn tofu with NPO: done, "):
+        assert sum(line.startswith(phase) for line in lines) == 1, phase
+    assert any(line.startswith("evaluate tofu: done, ") and "entries" in line for line in lines)
+
+
 def test_npo_run_writes_every_output(workspace):
     out = workspace.root / NPO_DIR
     for relative in (
@@ -169,6 +179,7 @@ def test_npo_run_writes_every_output(workspace):
         "model/config.json",
         "evals/TOFU_EVAL.json",
         "evals/TOFU_SUMMARY.json",
+        "summary_table.json",
     ):
         assert (out / relative).is_file(), relative
     assert not list(out.glob("model/*.bin")), "weights are safetensors only"

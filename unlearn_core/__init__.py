@@ -27,6 +27,7 @@ _LAZY = {
     "module_outputs": "unlearn_core.hidden_states",
     "Benchmark": "unlearn_core.benchmarks",
     "EmbeddedRecipe": "unlearn_core.benchmarks",
+    "TradeoffAxes": "unlearn_core.benchmarks",
     "EvalDataset": "unlearn_core.evaluation.suite",
     "EvalSuite": "unlearn_core.evaluation.suite",
     "MetricEntry": "unlearn_core.evaluation.suite",

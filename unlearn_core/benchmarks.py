@@ -47,6 +47,17 @@ class ExperimentStep:
     continue_from_previous: bool = False
 
 
+@dataclass(frozen=True)
+class TradeoffAxes:
+    """One trade-off plot of ``unlearn compare``: summary key ``y`` against summary key ``x``, one point per run."""
+
+    x: str
+    y: str
+    log_x: bool = False
+    log_y: bool = False
+    title: str = ""
+
+
 class Benchmark(ABC):
     """Base class of benchmarks (TOFU, MUSE, ...), registered with ``register_benchmarks``."""
 
@@ -56,6 +67,8 @@ class Benchmark(ABC):
     """Summary keys shown in the final table of ``unlearn run``."""
     settings: ClassVar[dict[str, Setting]] = {}
     """Top-level keys this benchmark's runs have (``forget_split=``, ``data_split=``), with their defaults."""
+    tradeoff_plots: ClassVar[tuple[TradeoffAxes, ...]] = ()
+    """The plots ``unlearn compare --plot`` draws (none declared: the first two table columns)."""
 
     @abstractmethod
     def config_defaults(self, mode: str) -> dict[str, Any]:

@@ -89,6 +89,11 @@ def launch_command(config: str, dry_run: bool, command: tuple, **options: Any) -
 
         unlearn launch --num-processes 4 zero3 run --benchmark tofu --method npo
 
+    A sweep runs each of its combinations on all the processes:
+
+    \b
+        unlearn launch ddp run --benchmark tofu --method npo --multirun trainer.args.learning_rate=1e-5,2e-5
+
     On several machines run the same command on each with its --machine-rank (and the config's or
     --main-process-ip); the output directory and UNLEARN_CACHE_DIR must then be on a shared filesystem.
     """

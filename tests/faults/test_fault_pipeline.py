@@ -145,7 +145,15 @@ def test_overwrite_leaves_no_stale_checkpoints_logs_or_evals(cached_workdir):
     assert (out / "checkpoints").is_dir() and (out / "eval_log.jsonl").is_file()
     run("unlearn", benchmark="tofu", method="gradascent", overrides=[*TINY, "paths.output_dir=o"], overwrite=True)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["config.json", "evals", "model", "notes.txt", "provenance.json", "train_log.jsonl"]
+    assert names == [
+        "config.json",
+        "evals",
+        "model",
+        "notes.txt",
+        "provenance.json",
+        "summary_table.json",
+        "train_log.jsonl",
+    ]
     assert json.loads((out / "config.json").read_text())["trainer"]["name"] == "GradAscent"
     assert_nothing_half_written(out)
 

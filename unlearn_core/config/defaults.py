@@ -41,6 +41,8 @@ TRAINER_ARGS: dict[str, Any] = {
     "metric_for_best_model": None,
     "greater_is_better": None,
     "load_best_model_at_end": False,
+    "report_to": [],
+    "logging_dir": None,
 }
 
 CHOICES: dict[str, tuple[Any, ...]] = {
@@ -67,6 +69,7 @@ NONE_DEFAULT_TYPES: dict[str, Any] = {
     "trainer.args.seed": 0,
     "trainer.args.eval_steps": 0,
     "trainer.args.save_steps": 0,
+    "trainer.args.logging_dir": "",
     "eval.metrics": [],
     "eval.mia_reference": "",
 }

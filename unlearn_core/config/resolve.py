@@ -207,9 +207,9 @@ def _apply_overrides(cfg: dict[str, Any], overrides: list[Override], method_cls:
             raise ConfigError(unknown_key_message(cfg, o.key))
         if current is None and o.key in NONE_DEFAULT_TYPES:
             current = NONE_DEFAULT_TYPES[o.key]
-            if isinstance(current, list) and isinstance(o.value, str):
-                assign(cfg, o.key, [o.value])
-                continue
+        if isinstance(current, list) and isinstance(o.value, str):
+            assign(cfg, o.key, [o.value])  # one name where a list is expected: a list of one
+            continue
         assign(cfg, o.key, coerce(o.key, current, o.value))
 
 

@@ -10,12 +10,13 @@ greedy decoding (up to float rounding in near-ties, as between any two batchings
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from unlearn_core.evaluation import model_calls
+from unlearn_core.progress import Progress
 
 
 @dataclass
@@ -57,11 +58,15 @@ def greedy_decode(
     pad_id: int,
     eos_id: int | None,
     counters: DecodingCounters,
+    on_rows: Callable[[int], None] | None = None,
 ) -> list[list[int]]:
-    """Greedy continuation of each prompt, at most ``budgets[i]`` tokens, stopping at EOS (which is kept)."""
+    """Greedy continuation of each prompt, at most ``budgets[i]`` tokens, stopping at EOS (which is kept);
+    ``on_rows(n)`` is told as each batch of ``n`` rows is done."""
     outputs: list[list[int]] = [[] for _ in prompts]
     todo = [k for k in range(len(prompts)) if budgets[k] > 0]
     todo.sort(key=lambda k: len(prompts[k]))
+    if on_rows is not None and len(todo) < len(prompts):
+        on_rows(len(prompts) - len(todo))
     with torch.no_grad():
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
@@ -70,6 +75,8 @@ def greedy_decode(
             )
             for k, out in zip(chunk, decoded):
                 outputs[k] = out
+            if on_rows is not None:
+                on_rows(len(chunk))
     return outputs
 
 
@@ -132,10 +139,12 @@ def generate_tokens(
     pad_id: int,
     eos_id: int | None,
     counters: DecodingCounters,
+    progress: str | None = None,
 ) -> list[list[int]]:
     """Greedy output tokens per prompt (EOS kept when reached): drafts settle what they can, decoding does the rest.
 
-    ``max_new_tokens`` is one budget for all prompts or one per prompt (prompt sets with different settings pooled).
+    ``max_new_tokens`` is one budget for all prompts or one per prompt (prompt sets with different settings pooled);
+    ``progress`` names the phase under which the rows done are shown (see ``unlearn_core.progress``).
     """
     counters.generate_calls += 1
     budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
@@ -150,15 +159,18 @@ def generate_tokens(
             counters.draft_rows += 1
         else:
             pending.append(k)
-    continued = greedy_decode(
-        model,
-        [list(prompts[k]) + outputs[k] for k in pending],
-        [budgets[k] - len(outputs[k]) for k in pending],
-        batch_size=batch_size,
-        pad_id=pad_id,
-        eos_id=eos_id,
-        counters=counters,
-    )
+    with Progress(len(prompts), progress or "generate", unit="prompt", enabled=progress is not None) as bar:
+        bar.update(len(prompts) - len(pending))
+        continued = greedy_decode(
+            model,
+            [list(prompts[k]) + outputs[k] for k in pending],
+            [budgets[k] - len(outputs[k]) for k in pending],
+            batch_size=batch_size,
+            pad_id=pad_id,
+            eos_id=eos_id,
+            counters=counters,
+            on_rows=bar.update,
+        )
     for k, tokens in zip(pending, continued):
         outputs[k] = outputs[k] + tokens
     return outputs

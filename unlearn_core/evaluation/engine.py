@@ -23,6 +23,7 @@ from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
 from unlearn_core.evaluation.tokens import EvalTokens
 from unlearn_core.metrics.rouge import cut_at_stop_strings
+from unlearn_core.progress import Progress
 from unlearn_core.suggest import unknown_message
 from unlearn_core.token_rules import PromptTemplate
 
@@ -279,6 +280,7 @@ class EvaluationEngine:
                     pad_id=self.pad_id,
                     eos_id=eos,
                     counters=self.decoding,
+                    progress=f"generate {self.suite.benchmark}" if self.progress else None,
                 ),
                 rows,
                 self.model,
@@ -354,6 +356,10 @@ class EvaluationEngine:
                 self.plan.add(Score(dataset, f, (dataset, f, mia_reference) in todo.z, mia_reference))
         if todo.generations:
             self._generate(todo.generations)  # all prompt sets in one pooled decoding
-        for key in [*todo.order, *keys]:  # what an entry builds on first: it is written as an entry of its own
-            self.result(key)
+        # what an entry builds on first: it is written as an entry of its own
+        pending = [k for k in dict.fromkeys([*todo.order, *keys]) if k not in self._results]
+        with Progress(len(pending), f"evaluate {self.suite.benchmark}", unit="entry", enabled=self.progress) as bar:
+            for key in pending:
+                self.result(key)
+                bar.update()
         return dict(self._results)

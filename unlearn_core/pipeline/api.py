@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from unlearn_core.config import ExperimentConfig, resolve_config
 from unlearn_core.distributed import barrier
@@ -11,8 +12,9 @@ from unlearn_core.pipeline.commands import eval_command, train_command, unlearn_
 from unlearn_core.pipeline.distributed_checks import check_launch
 from unlearn_core.pipeline.environment import provenance, quiet_libraries
 from unlearn_core.pipeline.experiments import experiment_command
-from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable
+from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable, is_main_process
 from unlearn_core.pipeline.records import RunResult
+from unlearn_core.pipeline.run_table import RunTable, write_run_table
 from unlearn_core.plugins import Plugins, load_plugins, plugin_versions
 from unlearn_core.training.settings import check_training_args
 
@@ -35,11 +37,20 @@ def run(
     return execute(cfg, plugins, overwrite=overwrite, resume=resume)
 
 
-def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False, resume: bool = False) -> RunResult:
+def execute(
+    cfg: ExperimentConfig,
+    plugins: Plugins,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    shared_target: Path | None = None,
+) -> RunResult:
     """Run an already resolved configuration; ``resume`` continues the run in its directory from its last checkpoint.
 
     Nothing is created when the output directory or the checkpoint settings are wrong, and a command whose inputs
-    then fail validation removes what it created (see ``pipeline.outputs``).
+    then fail validation removes what it created (see ``pipeline.outputs``). The printed table is kept as
+    ``summary_table.json``. ``shared_target``: a directory where unlearning runs from one target model (a sweep's)
+    share its evaluation.
     """
     quiet_libraries()
     check_output_dir(cfg.output_dir, overwrite=overwrite, resume=resume)
@@ -57,11 +68,21 @@ def execute(cfg: ExperimentConfig, plugins: Plugins, *, overwrite: bool = False,
         provenance={**provenance(cfg.values, plugin_versions(plugins), None), **started},
     )
     barrier()
+    result = _dispatch(cfg, plugins, shared_target)
+    if is_main_process():
+        write_run_table(result.output_dir, RunTable(result.rows, list(result.columns), dict(result.labels)))
+    return result
+
+
+def _dispatch(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | None) -> RunResult:
+    """The command of ``cfg.mode``."""
     if cfg.mode == "train":
         return train_command(cfg, plugins)
     if cfg.mode == "eval":
         return eval_command(cfg, plugins)
     if cfg.mode == "unlearn":
         steps = plugins.benchmarks.get(cfg.benchmark).experiment_steps(cfg.values)
-        return experiment_command(cfg, plugins, steps) if steps else unlearn_command(cfg, plugins)
+        if steps:
+            return experiment_command(cfg, plugins, steps, shared_target)
+        return unlearn_command(cfg, plugins, shared_target)
     raise ConfigError(f"unknown mode '{cfg.mode}'")

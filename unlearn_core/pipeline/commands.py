@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
@@ -20,6 +23,7 @@ from unlearn_core.pipeline.outputs import current_run, save_model_atomic
 from unlearn_core.pipeline.records import RunResult, record_provenance
 from unlearn_core.plugins import Plugins
 from unlearn_core.token_rules import PromptTemplate
+from unlearn_core.training.tracking import LOGGING_DIR, RunTracker, tracker_names
 
 
 def _start_model(cfg: ExperimentConfig, builder: EmbeddedBuilder | None, role: str) -> str:
@@ -66,6 +70,19 @@ def _note_resume(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, resu
         record_provenance(cfg, plugins, accelerator, {"resumed_from": found[-1][0]}, status="running")
 
 
+@contextmanager
+def _tracking(cfg: ExperimentConfig) -> Iterator[RunTracker]:
+    """The run's trackers (``trainer.args.report_to``), logging under ``trainer.args.logging_dir``; always finished."""
+    args = cfg.get("trainer.args")
+    logging_dir = Path(args.get("logging_dir") or cfg.output_dir / LOGGING_DIR)
+    names = tracker_names(args.get("report_to"))
+    tracker = RunTracker.start(names, run_name=str(cfg.get("task_name")), logging_dir=logging_dir, config=cfg.values)
+    try:
+        yield tracker
+    finally:
+        tracker.finish()
+
+
 def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Finetune a model on ``data.train`` (target or retain data) and save it in ``<output_dir>/model``."""
     from unlearn_core.pipeline.finetune import finetune_in_memory
@@ -83,17 +100,19 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         rows = builder.finetune_rows(cfg.values, template) if builder else bench.finetune_data(cfg.values, template)
     _note_resume(cfg, plugins, accelerator, run.resume)
     try:
-        result = finetune_in_memory(
-            model,
-            tokenizer,
-            rows,
-            cfg.values,
-            overrides,
-            f"finetune {cfg.benchmark}",
-            cfg.output_dir / "train_log.jsonl",
-            checkpoints=_checkpoints(cfg, {**cfg.get("trainer.args"), **overrides}),
-            resume=run.resume,
-        )
+        with _tracking(cfg) as tracker:
+            result = finetune_in_memory(
+                model,
+                tokenizer,
+                rows,
+                cfg.values,
+                overrides,
+                f"finetune {cfg.benchmark}",
+                cfg.output_dir / "train_log.jsonl",
+                checkpoints=_checkpoints(cfg, {**cfg.get("trainer.args"), **overrides}),
+                resume=run.resume,
+                tracker=tracker,
+            )
     except (TrainingError, KeyboardInterrupt) as exc:
         _record_failure(cfg, plugins, accelerator, exc)
         raise
@@ -155,17 +174,30 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     )
 
 
-def _target_row(cfg: ExperimentConfig, plan: Any, starting: Any, tokenizer: Any, resume: bool) -> tuple[dict, float]:
-    """The target model's summary: cached (embedded), reread when resuming, else evaluated now."""
+def _target_eval_dir(cfg: ExperimentConfig, plan: Any, start: str, shared: Path | None) -> Path:
+    """Where the target model's evaluation goes: the run's ``evals/target``, or, for runs that share one (a sweep),
+    an entry of ``shared`` named by the model and everything the evaluation depends on (its manifest)."""
+    if shared is None:
+        return cfg.output_dir / "evals" / "target"
+    import hashlib
+    import json
+
+    key = json.dumps([start, plan.manifest, plan.keys], sort_keys=True, default=str)
+    return shared / hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _target_row(
+    cfg: ExperimentConfig, plan: Any, starting: Any, tokenizer: Any, resume: bool, out: Path
+) -> tuple[dict, float]:
+    """The target model's summary: cached (embedded), reread when resuming or shared, else evaluated now."""
     import json
 
     if plan.embedded is not None:
         return summary_from_logs(plan.logs(plan.embedded.target_eval), plan.keys, plan.suite), 0.0
     if not cfg.get("eval.include_target"):
         return {}, 0.0
-    out = cfg.output_dir / "evals" / "target"
     summary_file = out / f"{plan.suite.benchmark.upper()}_SUMMARY.json"
-    if resume and summary_file.is_file():
+    if (resume or out != cfg.output_dir / "evals" / "target") and summary_file.is_file():
         try:
             return json.loads(summary_file.read_text()), 0.0
         except ValueError:
@@ -174,9 +206,22 @@ def _target_row(cfg: ExperimentConfig, plan: Any, starting: Any, tokenizer: Any,
     return evaluation.summary, evaluation.seconds
 
 
+def _comparison_rows(
+    cfg: ExperimentConfig, u: Any, resume: bool, target_dir: Path, timings: dict[str, float]
+) -> dict[str, dict[str, Any]]:
+    """The target and retain rows of the table (the retain one from the reference logs)."""
+    rows: dict[str, dict[str, Any]] = {}
+    rows["target"], seconds = _target_row(cfg, u.plan, u.starting, u.tokenizer, resume, target_dir)
+    if seconds:
+        timings["eval_target"] = seconds
+    logs = u.plan.retain_logs
+    rows["retain"] = summary_from_logs(logs, u.plan.keys, u.plan.suite) if logs else {}
+    return rows
+
+
 @dataclass
 class _Unlearning:
-    """What an unlearning run loaded before training: method, evaluation plan, model, tokenizer and data."""
+    """What an unlearning run has loaded once its inputs were found valid."""
 
     method: Any
     plan: Any
@@ -187,91 +232,92 @@ class _Unlearning:
     forget: list[Tokenized]
     retain: list[Tokenized]
     partitioned: bool = False
-    """The model was loaded ZeRO-3-partitioned."""
+    """The model was loaded partitioned (ZeRO-3): each process holds its slice."""
+    starting: Any = None
+    """The target model as it was before training (a ``StartingModel``)."""
 
 
-def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, timings: dict[str, float]) -> _Unlearning:
-    """Build the method, plan the evaluation, load the model and data; check the method's needs against them."""
+def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, run: Any) -> _Unlearning:
+    """Method, evaluation plan, model and data, the method's needs checked against them; a user error on the way
+    undoes the run directory."""
     from unlearn_core.training.method_hooks import check_method_needs
+    from unlearn_core.training.reference import StartingModel
 
-    t0 = time.perf_counter()
-    method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
-    plan = plan_evaluation(cfg, plugins, cfg.benchmark)
-    _check_best_metric(cfg, plan.suite)
-    timings["prepare"] = time.perf_counter() - t0
-    start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
-    # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
-    accelerator = get_accelerator(mixed_precision_for(cfg.get("trainer.args")))
-    model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
-    template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
-    forget, retain = plan.bench.unlearn_data(cfg.values, template)
-    check_method_needs(method, model, forget)
-    return _Unlearning(method, plan, start, accelerator, model, tokenizer, forget, retain)
+    with run.setup():
+        method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
+        plan = plan_evaluation(cfg, plugins, cfg.benchmark)
+        _check_best_metric(cfg, plan.suite)
+        start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
+        # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
+        accelerator = get_accelerator(mixed_precision_for(cfg.get("trainer.args")))
+        model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
+        template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
+        forget, retain = plan.bench.unlearn_data(cfg.values, template)
+        check_method_needs(method, model, forget)
+    u = _Unlearning(method, plan, start, accelerator, model, tokenizer, forget, retain, is_partitioned(model))
+    if not u.partitioned:
+        model.to(accelerator.device)
+    u.starting = StartingModel(
+        model, accelerator, lambda: load_model_and_tokenizer(cfg.values, start, partitioned=True)[0]
+    )
+    return u
 
 
-def _pad_id(tokenizer: Any) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-
-def _reference(cfg: ExperimentConfig, job: _Unlearning, starting: Any, latest: Any) -> Any:
-    """The method's reference: cached log-probs (reused from the checkpoint resumed from) and the frozen model."""
+def _training_inputs(cfg: ExperimentConfig, u: _Unlearning, latest: Any) -> tuple[Any, Any]:
+    """The frozen reference (cached log-probs, reused from the checkpoint resumed from, and/or the model) and the
+    forget/retain batches with the extra forget fields the method reads."""
+    from unlearn_core.training.batches import ForgetRetainBatches
     from unlearn_core.training.checkpoint import reference_logprobs_of
+    from unlearn_core.training.method_hooks import forget_fields_read
     from unlearn_core.training.reference import FrozenReference, covered
 
-    args, method = cfg.get("trainer.args"), job.method
-    fields = method.reference_logprob_fields()
+    args = cfg.get("trainer.args")
+    pad = u.tokenizer.pad_token_id if u.tokenizer.pad_token_id is not None else 0
+    seed_everything(args["seed"])
+    fields = u.method.reference_logprob_fields()
     cached = reference_logprobs_of(latest)
     reference = FrozenReference.build(
-        starting.scorer() if fields and not covered(cached, job.forget, fields) else None,
-        job.forget,
+        u.starting.scorer() if fields and not covered(cached, u.forget, fields) else None,
+        u.forget,
         fields=fields,
-        keep=starting.frozen() if method.needs_reference_model() else None,
+        keep=u.starting.frozen() if u.method.needs_reference_model() else None,
         batch_size=args["per_device_eval_batch_size"],
-        pad_id=_pad_id(job.tokenizer),
-        device=job.accelerator.device,
+        pad_id=pad,
+        device=u.accelerator.device,
         cached_logprobs=cached,
     )
-    starting.release()
-    return reference
-
-
-def _batches(cfg: ExperimentConfig, job: _Unlearning) -> Any:
-    """The forget/retain pairing of this process, with the extra forget fields the method reads."""
-    from unlearn_core.training.batches import ForgetRetainBatches
-    from unlearn_core.training.method_hooks import forget_fields_read
-
-    args = cfg.get("trainer.args")
-    return ForgetRetainBatches(
-        job.forget,
-        job.retain,
+    u.starting.release()
+    batches = ForgetRetainBatches(
+        u.forget,
+        u.retain,
         args["per_device_train_batch_size"],
-        _pad_id(job.tokenizer),
+        pad,
         args["seed"],
-        rank=job.accelerator.process_index,
-        world_size=job.accelerator.num_processes,
+        rank=u.accelerator.process_index,
+        world_size=u.accelerator.num_processes,
         anchor=cfg.get("data.anchor"),
-        forget_fields=forget_fields_read(job.method),
+        forget_fields=forget_fields_read(u.method),
     )
+    return reference, batches
 
 
-def _evaluation_during(cfg: ExperimentConfig, job: _Unlearning, resumed: bool) -> Any:
-    """The callback evaluating the model during training into ``eval_log.jsonl`` (kept up to the checkpoint)."""
+def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
+    """Evaluation during training: each summary appended to ``eval_log.jsonl`` (kept up to a resumed checkpoint)."""
     from unlearn_core.training.checkpoint import complete_checkpoints
     from unlearn_core.training.diskio import json_line, write_failure
     from unlearn_core.training.runlog import truncate_jsonl
 
     evaluations_log = cfg.output_dir / "eval_log.jsonl"
-    accelerator = job.accelerator
-    if accelerator.is_main_process:
+    if u.accelerator.is_main_process:
         if resumed:
             truncate_jsonl(evaluations_log, complete_checkpoints(cfg.output_dir)[-1][0])
         else:
             evaluations_log.unlink(missing_ok=True)
 
     def evaluate_during(current: Any, step: int, epoch: float) -> dict[str, Any]:
-        e = job.plan.evaluate(accelerator.unwrap_model(current), job.tokenizer, None, progress=False)
+        e = u.plan.evaluate(u.accelerator.unwrap_model(current), u.tokenizer, None, progress=False)
         record = {"step": step, "epoch": epoch, **e.summary}
-        if accelerator.is_main_process:
+        if u.accelerator.is_main_process:
             try:
                 with evaluations_log.open("a") as f:
                     f.write(json_line(record))
@@ -282,81 +328,65 @@ def _evaluation_during(cfg: ExperimentConfig, job: _Unlearning, resumed: bool) -
     return evaluate_during
 
 
-def unlearn_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
-    """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models."""
+def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | None = None) -> RunResult:
+    """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models.
+
+    ``shared_target`` is a directory where runs that start from the same target model (a sweep) find its evaluation
+    instead of repeating it.
+    """
     from unlearn_core.training.loop import train
-    from unlearn_core.training.reference import StartingModel
 
     run = current_run(cfg.output_dir)
-    timings: dict[str, float] = {}
-    with run.setup():
-        job = _load_unlearning(cfg, plugins, timings)
-    plan, accelerator, model = job.plan, job.accelerator, job.model
-    job.partitioned = is_partitioned(model)
-    if not job.partitioned:
-        model.to(accelerator.device)
-    starting = StartingModel(
-        model, accelerator, lambda: load_model_and_tokenizer(cfg.values, job.start, partitioned=True)[0]
-    )
-    rows: dict[str, dict[str, Any]] = {}
-    rows["target"], seconds = _target_row(cfg, plan, starting, job.tokenizer, run.resume)
-    if seconds:
-        timings["eval_target"] = seconds
-    rows["retain"] = summary_from_logs(plan.retain_logs, plan.keys, plan.suite) if plan.retain_logs else {}
-    checkpoints = _checkpoints(cfg, cfg.get("trainer.args"))
+    t0 = time.perf_counter()
+    args = cfg.get("trainer.args")
+    u = _load_unlearning(cfg, plugins, run)
+    timings: dict[str, float] = {"prepare": time.perf_counter() - t0}
+    target_dir = _target_eval_dir(cfg, u.plan, u.start, shared_target)
+    rows = _comparison_rows(cfg, u, run.resume, target_dir, timings)
+    checkpoints = _checkpoints(cfg, args)
     latest = checkpoints.latest() if run.resume else None
-    _note_resume(cfg, plugins, accelerator, run.resume)
-    seed_everything(cfg.get("trainer.args.seed"))
-    reference = _reference(cfg, job, starting, latest)
-    try:
-        result = train(
-            model,
-            _batches(cfg, job),
-            cfg.get("trainer.args"),
-            accelerator=accelerator,
-            method=job.method,
-            reference=reference,
-            log_path=cfg.output_dir / "train_log.jsonl",
-            evaluate=_evaluation_during(cfg, job, latest is not None),
-            description=f"unlearn {cfg.benchmark} with {job.method.name}",
-            checkpoints=checkpoints,
-            resume=run.resume,
-        )
-    except (TrainingError, KeyboardInterrupt) as exc:
-        _record_failure(cfg, plugins, accelerator, exc)
-        raise
-    timings["unlearn"] = result.seconds
-    return _finish_unlearning(cfg, plugins, job, result, reference, rows, timings)
-
-
-def _finish_unlearning(
-    cfg: ExperimentConfig,
-    plugins: Plugins,
-    job: _Unlearning,
-    result: Any,
-    reference: Any,
-    rows: dict[str, dict[str, Any]],
-    timings: dict[str, float],
-) -> RunResult:
-    """Save and evaluate the unlearned model; record provenance; the result rows beside the target's and retain's."""
-    accelerator = job.accelerator
-    _save_final(accelerator, result, job.model, job.tokenizer, cfg.output_dir / "model")
-    model = accelerator.unwrap_model(result.model)
-    final = job.plan.evaluate(model, job.tokenizer, cfg.output_dir / "evals")
+    _note_resume(cfg, plugins, u.accelerator, run.resume)
+    reference, batches = _training_inputs(cfg, u, latest)
+    evaluate_during = _evaluator(cfg, u, resumed=latest is not None)
+    with _tracking(cfg) as tracker:
+        try:
+            result = train(
+                u.model,
+                batches,
+                args,
+                accelerator=u.accelerator,
+                method=u.method,
+                reference=reference,
+                log_path=cfg.output_dir / "train_log.jsonl",
+                evaluate=evaluate_during,
+                description=f"unlearn {cfg.benchmark} with {u.method.name}",
+                checkpoints=checkpoints,
+                resume=run.resume,
+                tracker=tracker,
+            )
+        except (TrainingError, KeyboardInterrupt) as exc:
+            _record_failure(cfg, plugins, u.accelerator, exc)
+            raise
+        timings["unlearn"] = result.seconds
+        _save_final(u.accelerator, result, u.model, u.tokenizer, cfg.output_dir / "model")
+        final = u.plan.evaluate(u.accelerator.unwrap_model(result.model), u.tokenizer, cfg.output_dir / "evals")
+        tracker.log_eval(final.summary, result.steps, final=True)
     timings["eval"] = final.seconds
     rows["unlearned"] = final.summary
     facts = {
         "reference_model": reference.kind,
-        "loaded_partitioned": job.partitioned,
+        "loaded_partitioned": u.partitioned,
         "trainable_parameters": result.trainable_parameters,
         "timings": timings,
     }
-    record_provenance(cfg, plugins, accelerator, {**_training_facts(job.start, result), **facts})
+    if shared_target is not None and rows["target"]:
+        facts["target_evaluation"] = str(target_dir)
+    record_provenance(cfg, plugins, u.accelerator, {**_training_facts(u.start, result), **facts})
     return RunResult(
         cfg.output_dir,
         rows=rows,
-        columns=job.plan.bench.table_columns,
-        labels=job.plan.labels,
+        columns=u.plan.bench.table_columns,
+        labels=u.plan.labels,
         files={"model": cfg.output_dir / "model", **final.files, "log": cfg.output_dir / "train_log.jsonl"},
         seconds=timings,
     )

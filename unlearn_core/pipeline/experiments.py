@@ -9,6 +9,7 @@ the target and retain rows once, then one row per step, and writes ``experiment_
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from unlearn_core.benchmarks import ExperimentStep
@@ -43,8 +44,11 @@ def _reference_path(cfg: ExperimentConfig, plugins: Plugins) -> str | None:
     return None
 
 
-def experiment_command(cfg: ExperimentConfig, plugins: Plugins, steps: list[ExperimentStep]) -> RunResult:
-    """Run ``steps`` in order, each an unlearning run in ``<output_dir>/<step name>``; one row per step."""
+def experiment_command(
+    cfg: ExperimentConfig, plugins: Plugins, steps: list[ExperimentStep], shared_target: Path | None = None
+) -> RunResult:
+    """Run ``steps`` in order, each an unlearning run in ``<output_dir>/<step name>``; one row per step
+    (``shared_target``: see ``unlearn_command``)."""
     from unlearn_core.pipeline.commands import unlearn_command
     from unlearn_core.pipeline.outputs import begin_run, current_run
     from unlearn_core.training.diskio import write_json
@@ -64,7 +68,7 @@ def experiment_command(cfg: ExperimentConfig, plugins: Plugins, steps: list[Expe
         step_cfg = _step_config(base, step, previous_model)
         begin_run(step_cfg.output_dir, step_cfg.values, overwrite=True, resume=False)
         try:
-            result = unlearn_command(step_cfg, plugins)
+            result = unlearn_command(step_cfg, plugins, shared_target)
         except (Exception, KeyboardInterrupt) as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             error = f"step {step.name}: {exc or type(exc).__name__}"

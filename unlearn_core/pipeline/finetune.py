@@ -24,6 +24,7 @@ def finetune_in_memory(
     checkpoints: CheckpointManager | None = None,
     resume: bool = False,
     accelerator: Any = None,
+    tracker: Any = None,
 ) -> TrainResult:
     """Train ``model`` on ``rows`` with cross-entropy on the targets; ``arg_overrides`` patch ``trainer.args``.
 
@@ -52,6 +53,7 @@ def finetune_in_memory(
         description=description,
         checkpoints=checkpoints,
         resume=resume,
+        tracker=tracker,
     )
     if hasattr(accelerator, "free_memory"):
         accelerator.free_memory()

@@ -20,7 +20,7 @@ from typing import Any
 from unlearn_core.errors import ConfigError, OutputDirError, UnlearnError
 from unlearn_core.training.diskio import os_error_reason, replace_dir, write_failure, write_json
 
-RUN_OUTPUTS = ("config.json", "provenance.json", "checkpoints", "model", "evals")
+RUN_OUTPUTS = ("config.json", "provenance.json", "summary_table.json", "checkpoints", "model", "evals", "runs")
 RUN_OUTPUT_SUFFIXES = (".jsonl", "_EVAL.json", "_SUMMARY.json")
 REPLACED_PREFIX = ".unlearn-replaced-"
 
@@ -231,6 +231,8 @@ RESUME_MAY_CHANGE = (
     "trainer.args.save_steps",
     "trainer.args.save_total_limit",
     "trainer.args.logging_steps",
+    "trainer.args.report_to",
+    "trainer.args.logging_dir",
     "trainer.args.per_device_eval_batch_size",
     "generation.batch_size",
     "paths.cache_dir",

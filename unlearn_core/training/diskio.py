@@ -89,15 +89,32 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write strict JSON to a temporary sibling, fsync it, then rename it over ``path``; failures name the path."""
+    write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to a temporary sibling, fsync it, then rename it over ``path``."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary sibling, fsync it, then rename it over ``path``; failures name the path."""
     fd, tmp = None, None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
+        os.chmod(tmp, 0o666 & ~_umask())  # what open() would give, not mkstemp's owner-only mode
+        with os.fdopen(fd, "wb") as f:
             fd = None
-            json.dump(_finite(data), f, indent=2, allow_nan=False)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

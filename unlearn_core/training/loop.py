@@ -18,6 +18,7 @@ import torch
 from unlearn_core.errors import TrainingError
 from unlearn_core.losses import mean_token_nll, model_logits
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
+from unlearn_core.progress import Progress
 from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches, to_device
 from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
 from unlearn_core.training.deepspeed_support import configure_deepspeed, is_deepspeed, sync_boundary
@@ -34,6 +35,7 @@ from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup
 from unlearn_core.training.runlog import JsonlLog
 from unlearn_core.training.settings import BestTracker
 from unlearn_core.training.signals import StopRequest, TrainingInterrupted
+from unlearn_core.training.tracking import RunTracker
 
 EvalCallback = Callable[[torch.nn.Module, int, float], dict[str, Any]]
 
@@ -77,13 +79,15 @@ def train(
     description: str = "train",
     checkpoints: CheckpointManager | None = None,
     resume: bool = False,
+    tracker: RunTracker | None = None,
 ) -> TrainResult:
-    """Run ``num_train_epochs`` (or ``max_steps``) optimizer steps with checkpoints, resumption and clean stops.
+    """Run ``num_train_epochs`` (or ``max_steps``) optimizer steps with checkpoints, resumption and clean stops;
+    ``tracker`` receives each logged step and evaluation (``trainer.args.report_to``).
 
     Raises TrainingError on a non-finite loss or gradient (beyond ``skip_nonfinite_steps``) and
     TrainingInterrupted after checkpointing when SIGINT/SIGTERM arrives.
     """
-    loop = _Loop(model, batches, args, accelerator, method, reference, evaluate, checkpoints)
+    loop = _Loop(model, batches, args, accelerator, method, reference, evaluate, checkpoints, tracker)
     return loop.run(log_path, description, resume)
 
 
@@ -100,6 +104,7 @@ class _Loop:
         reference: Reference | None,
         evaluate: EvalCallback | None,
         checkpoints: CheckpointManager | None,
+        tracker: RunTracker | None = None,
     ) -> None:
         self.batches, self.args, self.accelerator = batches, args, accelerator
         self.method, self.reference, self.evaluate, self.checkpoints = method, reference, evaluate, checkpoints
@@ -132,12 +137,11 @@ class _Loop:
         self.stop = StopRequest(graceful=checkpoints is not None)
         self.stop_agreed = False
         self.log = JsonlLog(None)
+        self.tracker = tracker or RunTracker()
         self.history: list[dict[str, Any]] = []
 
     # ---- the run ------------------------------------------------------------------------------------------------
     def run(self, log_path: Path | None, description: str, resume: bool) -> TrainResult:
-        from tqdm.auto import tqdm
-
         resumed_from = self._resume() if resume else None
         if self.checkpoints is not None and self.accelerator.is_main_process:
             self.checkpoints.clean_leftovers()
@@ -145,13 +149,8 @@ class _Loop:
         self.log = JsonlLog(log_path if main else None, resume_after=resumed_from)
         self.history = list(self.log.kept)
         self.model.train()
-        self.bar = tqdm(
-            total=self.total,
-            initial=self.state.step,
-            desc=description,
-            disable=not self.accelerator.is_local_main_process,
-            dynamic_ncols=True,
-            mininterval=0.5 if sys.stderr.isatty() else 30.0,  # a log file gets a line every 30 s, not one per step
+        self.bar = Progress(
+            self.total, description, initial=self.state.step, enabled=self.accelerator.is_local_main_process
         )
         start = time.perf_counter()
         state = self.state
@@ -172,6 +171,9 @@ class _Loop:
                     self._save()
                 self._check_stop()
             self._load_best()
+        except BaseException:
+            self.bar.close(stopped=True)
+            raise
         finally:
             self.bar.close()
             self.log.close()
@@ -301,7 +303,8 @@ class _Loop:
         self.history.append(record)
         if state.step % max(1, self.args["logging_steps"]) == 0:
             self.log.write(record)
-        self.bar.set_postfix(loss=f"{record['loss']:.4f}", epoch=f"{record['epoch']:.2f}")
+            self.tracker.log_train(record)
+        self.bar.note(loss=f"{record['loss']:.4f}", epoch=f"{record['epoch']:.2f}")
         self.bar.update(1)
         if self.evaluate and self.args["eval_strategy"] == "steps" and state.step % self.args["eval_steps"] == 0:
             self._evaluate(record["epoch"])
@@ -332,6 +335,7 @@ class _Loop:
         with self.frozen.thawed():
             record = self.evaluate(self.model, self.state.step, epoch)
         self.state.evaluations.append(record)
+        self.tracker.log_eval(record, self.state.step)
         if self.best.update(record, self.state.step):
             self.state.best = self.best.best
             if self.checkpoints is not None:

@@ -13,7 +13,11 @@ def _is_int(value: Any) -> bool:
 
 
 def check_training_args(args: dict[str, Any], mode: str) -> None:
-    """Raise ConfigError (exit 2) for inconsistent save/eval/best-model/skip settings."""
+    """Raise ConfigError (exit 2) for inconsistent save/eval/best-model/skip settings or an unknown or uninstalled
+    tracker in ``report_to``."""
+    from unlearn_core.training.tracking import tracker_names
+
+    tracker_names(args.get("report_to"))
     if args.get("save_strategy") == "steps" and not (_is_int(args.get("save_steps")) and args["save_steps"] >= 1):
         raise ConfigError("'trainer.args.save_strategy=steps' needs 'trainer.args.save_steps=N' (N >= 1)")
     limit = args.get("save_total_limit")

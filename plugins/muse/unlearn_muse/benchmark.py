@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from unlearn_core import DeclaredBenchmark, EmbeddedRecipe, EvalSet, MetricEntry, NamedDataset, Setting
-from unlearn_core.benchmarks import ExperimentStep
+from unlearn_core.benchmarks import ExperimentStep, TradeoffAxes
 from unlearn_core.data import Tokenized, renumber
 from unlearn_core.errors import UnknownNameError
 from unlearn_core.suggest import unknown_message
@@ -73,6 +73,10 @@ class MuseBenchmark(DeclaredBenchmark):
         for mode, args in (("train", EMBEDDED_FINETUNE_ARGS), ("unlearn", EMBEDDED_UNLEARN_ARGS), ("eval", {}))
     }
     embedded_model_keys = RECIPE_KEYS
+    tradeoff_plots = (
+        TradeoffAxes(x="retain_knowmem_ROUGE", y="forget_knowmem_ROUGE", title="Knowledge: forget against retain"),
+        TradeoffAxes(x="retain_knowmem_ROUGE", y="privleak", title="Privacy leakage against retained knowledge"),
+    )
 
     def config_defaults(self, mode: str) -> dict[str, Any]:
         """Published protocol: batch 4 × accumulation 8, lr 1e-5, constant schedule, 10 epochs; 2048 tokens."""

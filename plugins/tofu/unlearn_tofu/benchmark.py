@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from unlearn_core import DeclaredBenchmark, EmbeddedRecipe, EvalSet, MetricEntry, NamedDataset, Setting
+from unlearn_core.benchmarks import TradeoffAxes
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
 from unlearn_core.suggest import unknown_message
@@ -64,6 +65,9 @@ class TofuBenchmark(DeclaredBenchmark):
     name = "tofu"
     description = "fictitious-author QA (locuslab/TOFU); embedded synthetic default"
     table_columns = TABLE_COLUMNS
+    tradeoff_plots = (
+        TradeoffAxes(x="model_utility", y="forget_quality", log_y=True, title="Forget quality against model utility"),
+    )
     settings = {
         "forget_split": Setting(None, FORGET_SPLITS, "forget01|05|10", evaluated=True, in_task_name=True),
         "retain_split": Setting(None, RETAIN_SPLITS, "the retain split that pairs with the forget split"),

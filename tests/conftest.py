@@ -1,14 +1,20 @@
-"""Fixtures of the fault-injection suite: one embedded cache for the session, isolated working directories."""
+"""Fixtures of the suites that run the real pipeline in this process (fault injection, sweeps and comparisons): one
+embedded cache for the session, isolated working directories."""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-from faultkit import TINY
 
 from unlearn_core.plugins import DISABLE_ENV
+
+sys.path.insert(0, str(Path(__file__).parent / "faults"))  # faultkit: the tiny settings, shared with the fault suite
+from faultkit import TINY  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +38,24 @@ def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             os.environ["UNLEARN_CACHE_DIR"] = saved
     return cache
+
+
+@pytest.fixture(scope="session")
+def offline_dir(embedded_cache: Path) -> Callable[[Path], AbstractContextManager[Path]]:
+    """``with offline_dir(root):`` work in ``root``, offline, with the session's embedded models (for fixtures that
+    outlive one test)."""
+
+    @contextmanager
+    def enter(root: Path) -> Iterator[Path]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(root)
+            patch.setenv("UNLEARN_CACHE_DIR", str(embedded_cache))
+            patch.setenv("HF_HUB_OFFLINE", "1")
+            patch.setenv("TRANSFORMERS_OFFLINE", "1")
+            patch.delenv(DISABLE_ENV, raising=False)
+            yield root
+
+    return enter
 
 
 @pytest.fixture
