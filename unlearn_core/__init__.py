@@ -1,8 +1,8 @@
 """unlearn: machine unlearning for large language models (core package).
 
 The public API: the plugin marker ``hookimpl``, the contracts ``UnlearningMethod`` (with ``Reference``, ``EpochEnd``,
-``module_outputs``), ``Benchmark``, ``Metric``, ``ModelPreset``, and ``run`` (the Python API behind the CLI). Heavy
-modules load on first use, so importing the package (and ``unlearn --help``) stays fast.
+``module_outputs``, ``BatchTotals``), ``Benchmark``, ``Metric``, ``ModelPreset``, and ``run`` (the Python API behind
+the CLI). Heavy modules load on first use, so importing the package (and ``unlearn --help``) stays fast.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ _LAZY = {
     "EpochEnd": "unlearn_core.methods",
     "FORGET_FIELD": "unlearn_core.methods",
     "RETAIN_LOSS_TYPES": "unlearn_core.methods",
+    "BatchTotals": "unlearn_core.normalization",
+    "Normalization": "unlearn_core.normalization",
+    "normalization": "unlearn_core.normalization",
     "ModuleOutputs": "unlearn_core.hidden_states",
     "module_outputs": "unlearn_core.hidden_states",
     "Benchmark": "unlearn_core.benchmarks",

@@ -6,6 +6,9 @@ Conventions: ``labels`` is -100 on prompt and padding; logits at position ``t`` 
 runs in float32 whatever the model dtype; a sequence log-probability is a sum over its target tokens,
 ``log pi(y|x) = -NLL_sum``. A batch without any target token makes ``mean_token_nll`` and ``kl_on_targets`` NaN, so
 the runner's non-finite-loss check stops on it instead of training on nothing.
+
+Averaged terms take an optional ``count``: the number of units (target tokens) of the effective batch to divide the
+sum by (``UnlearningMethod.totals``); without it they are means over the batch given.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch.nn.functional as F
 
 from unlearn_core.errors import ConfigError
 from unlearn_core.methods import RETAIN_LOSS_TYPES, Batch, Reference
+from unlearn_core.normalization import share
 
 IGNORE_INDEX = -100
 
@@ -44,20 +48,24 @@ def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
     return nll.sum(dim=-1), mask.sum(dim=-1)
 
 
-def mean_token_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over every target token of the batch (HF causal-LM loss with ``ignore_index=-100``)."""
+def mean_token_nll(logits: torch.Tensor, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
+    """Mean cross-entropy over every target token of the batch (HF causal-LM loss with ``ignore_index=-100``), or
+    its sum divided by ``count``."""
     nll, mask = _token_nll(logits, labels)
-    return nll.sum() / mask.sum()
+    return nll.sum() / mask.sum() if count is None else share(nll.sum(), count)
 
 
-def kl_on_targets(ref_logits: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """``KL(pi_ref || pi_theta)`` summed over the vocabulary, averaged over target positions (not prompt/padding)."""
+def kl_on_targets(
+    ref_logits: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, count: float | None = None
+) -> torch.Tensor:
+    """``KL(pi_ref || pi_theta)`` summed over the vocabulary, averaged over target positions (not prompt/padding),
+    or summed over them and divided by ``count``."""
     shifted_ref, _, mask = shifted_targets(ref_logits.detach(), labels)
     shifted_logits, _, _ = shifted_targets(logits, labels)
     ref_log_probs = F.log_softmax(shifted_ref.float(), dim=-1)
     log_probs = F.log_softmax(shifted_logits.float(), dim=-1)
     kl = F.kl_div(log_probs, ref_log_probs, reduction="none", log_target=True).sum(dim=-1)
-    return kl[mask].mean()
+    return kl[mask].mean() if count is None else share(kl[mask].sum(), count)
 
 
 def model_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -65,13 +73,16 @@ def model_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> t
     return model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).logits
 
 
-def retain_loss(kind: str, model: torch.nn.Module, retain_batch: Batch, reference: Reference | None) -> torch.Tensor:
-    """The retain term of ``retain_loss_type`` ``kind``: "NLL" (mean token CE) or "KL" (to the reference model)."""
+def retain_loss(
+    kind: str, model: torch.nn.Module, retain_batch: Batch, reference: Reference | None, count: float | None = None
+) -> torch.Tensor:
+    """The retain term of ``retain_loss_type`` ``kind``: "NLL" (mean token CE) or "KL" (to the reference model),
+    averaged over the retain target tokens of the batch, or over ``count`` of them (the effective batch's)."""
     if kind == "NLL":
-        return mean_token_nll(model_logits(model, retain_batch), retain_batch["labels"])
+        return mean_token_nll(model_logits(model, retain_batch), retain_batch["labels"], count)
     if kind == "KL":
         if reference is None:
             raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
         ref_logits = reference.logits(retain_batch)
-        return kl_on_targets(ref_logits, model_logits(model, retain_batch), retain_batch["labels"])
+        return kl_on_targets(ref_logits, model_logits(model, retain_batch), retain_batch["labels"], count)
     raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")

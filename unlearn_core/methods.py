@@ -11,7 +11,9 @@ A method declares what it needs and the runner provides it (nothing here owns a 
 - ``hidden_state_modules()``: modules whose outputs the loss reads (``module_outputs(model, batch, pattern)``);
 - ``trainable_parameters()``: which parameters train (the others get ``requires_grad=False``);
 - ``state_dict()``/``load_state_dict()`` with ``on_step_end``/``on_epoch_end``: state the method updates during
-  training (a dual variable, a fixed random vector), saved with every checkpoint and restored by ``--resume``.
+  training (a dual variable, a fixed random vector), saved with every checkpoint and restored by ``--resume``;
+- ``normalization()``, ``unit_counts()``: what each term is averaged over, so that the runner can make the loss that
+  of the effective batch however it is split (``unlearn_core.normalization``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from unlearn_core.normalization import TOTALS_KEY, BatchTotals, Normalization, standard_counts
 
 if TYPE_CHECKING:
     import torch
@@ -45,10 +49,16 @@ REFERENCE_RETAIN_LOSSES: tuple[str, ...] = ("KL",)
 
 @dataclass
 class LossOutput:
-    """The loss to back-propagate and its named terms (floats, for logs and NaN messages)."""
+    """The loss to back-propagate and its named terms (floats, for logs and NaN messages).
+
+    ``terms`` are parts of the loss, normalised like it (with ``normalization() == "effective"`` each micro-batch's
+    term is its share, and the runner adds the shares up); ``stats`` are other values to log as they are (a dual
+    variable, a mean weight), averaged over micro-batches and processes.
+    """
 
     loss: torch.Tensor
     terms: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
 
 
 class Reference(Protocol):
@@ -142,10 +152,33 @@ class UnlearningMethod(ABC):
         a forward pass, so the runner refuses to start such a method there (DDP and ZeRO-1/2 keep full weights)."""
         return False
 
+    # ---- how terms are normalised ----------------------------------------------------------------------------------
+    def normalization(self) -> Normalization:
+        """What ``compute_loss``'s terms are averaged over (see ``unlearn_core.normalization``):
+
+        ``"effective"``: each term's sum is divided by a count of ``self.totals(batch)``, so the result does not
+        depend on how the effective batch is split; ``"micro-batch"`` (the default, for methods written before
+        totals existed): terms are means of the micro-batch and the runner averages them; ``"whole-batch"``: a term
+        needs an unsplittable statistic of the whole batch, and the runner refuses to split it.
+        """
+        return "micro-batch"
+
+    def unit_counts(self, batch: UnlearnBatch) -> dict[str, float]:
+        """Counts of one micro-batch that terms are divided by: target tokens and rows of every part (``forget``,
+        ``retain``, each forget field). Extend it (calling this first) for a count of your own, computed from the
+        labels alone; the runner adds them up over the effective batch."""
+        return standard_counts(batch)
+
+    def totals(self, batch: UnlearnBatch) -> BatchTotals:
+        """Counts of the effective batch, given by the runner, or those of ``batch`` itself when it gave none (a
+        single batch in a test, an evaluation)."""
+        given = batch.get(TOTALS_KEY)
+        return given if given is not None else BatchTotals(self.unit_counts(batch))
+
     # ---- state kept across steps ----------------------------------------------------------------------------------
     def on_step_end(self, step: int, terms: Mapping[str, float]) -> None:
-        """Called after each applied optimizer step (not a skipped one) with ``loss`` and the loss terms of that step,
-        averaged over its micro-batches and over processes (the same on every process)."""
+        """Called after each applied optimizer step (not a skipped one) with ``loss``, the loss terms and stats of
+        that step: the effective batch's values (the same on every process)."""
         return None
 
     def on_epoch_end(self, epoch: EpochEnd) -> None:

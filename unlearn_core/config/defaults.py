@@ -38,6 +38,8 @@ TRAINER_ARGS: dict[str, Any] = {
     "save_steps": None,
     "save_total_limit": 2,
     "skip_nonfinite_steps": 0,
+    "average_tokens_across_devices": True,
+    "full_determinism": False,
     "metric_for_best_model": None,
     "greater_is_better": None,
     "load_best_model_at_end": False,

@@ -152,6 +152,7 @@ def _training_facts(start: str, result: Any) -> dict[str, Any]:
         "resumed_from": result.resumed_from,
         "best": result.best,
         "last_checkpoint": str(result.checkpoint) if result.checkpoint else None,
+        "loss_normalization": result.loss_normalization,
     }
 
 
@@ -241,10 +242,12 @@ def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, run: Any) -> _Unle
     """Method, evaluation plan, model and data, the method's needs checked against them; a user error on the way
     undoes the run directory."""
     from unlearn_core.training.method_hooks import check_method_needs
+    from unlearn_core.training.normalizing import check_split
     from unlearn_core.training.reference import StartingModel
 
     with run.setup():
         method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
+        check_split(method, cfg.get("trainer.args"))
         plan = plan_evaluation(cfg, plugins, cfg.benchmark)
         _check_best_metric(cfg, plan.suite)
         start = str(plan.embedded.target) if plan.embedded else _start_model(cfg, None, "target")
@@ -273,7 +276,7 @@ def _training_inputs(cfg: ExperimentConfig, u: _Unlearning, latest: Any) -> tupl
 
     args = cfg.get("trainer.args")
     pad = u.tokenizer.pad_token_id if u.tokenizer.pad_token_id is not None else 0
-    seed_everything(args["seed"])
+    seed_everything(args["seed"], bool(args.get("full_determinism")))
     fields = u.method.reference_logprob_fields()
     cached = reference_logprobs_of(latest)
     reference = FrozenReference.build(

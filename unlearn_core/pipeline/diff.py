@@ -26,8 +26,11 @@ INCOMPARABLE_CONFIG = (
     "trainer.args.seed",
 )
 """Configuration keys (and sections) whose difference makes two runs' numbers incomparable."""
-INCOMPARABLE_PROVENANCE = ("world_size", "effective_batch_size", "metric_definition_version")
-TRAINING_ONLY = ("world_size", "effective_batch_size")
+INCOMPARABLE_PROVENANCE = ("loss_normalization", "world_size", "effective_batch_size", "metric_definition_version")
+TRAINING_ONLY = ("loss_normalization", "world_size", "effective_batch_size")
+SPLIT_INVARIANT = "effective"
+"""The ``loss_normalization`` of runs whose numbers do not depend on how the effective batch is split (so on the
+number of processes either); runs from before it was recorded normalised by micro-batch."""
 NOT_SHOWN = ("started", "finished", "timings")
 """Provenance entries that always differ between two runs."""
 
@@ -97,6 +100,10 @@ def _training(run: RunRecord) -> bool:
     return run.config.get("mode") in ("train", "unlearn")
 
 
+def _normalization(run: RunRecord) -> str:
+    return str(run.provenance.get("loss_normalization") or "micro-batch")
+
+
 def _effective_batch(run: RunRecord) -> Any:
     if "effective_batch_size" in run.provenance:
         return run.provenance["effective_batch_size"]
@@ -155,7 +162,9 @@ def diff_runs(path_a: Path, path_b: Path) -> RunDiff:
         if _under(key, INCOMPARABLE_CONFIG):
             diff.incomparable.append((key, va, vb))
     both_train = _training(a) and _training(b)
+    norms = (_normalization(a), _normalization(b))
     facts = {
+        "loss_normalization": norms,
         "world_size": (a.provenance.get("world_size", 1), b.provenance.get("world_size", 1)),
         "effective_batch_size": (_effective_batch(a), _effective_batch(b)),
         "metric_definition_version": (a.metric_version, b.metric_version),
@@ -164,6 +173,8 @@ def diff_runs(path_a: Path, path_b: Path) -> RunDiff:
         va, vb = facts[key]
         if key in TRAINING_ONLY and not both_train:
             continue
+        if key == "world_size" and norms == (SPLIT_INVARIANT, SPLIT_INVARIANT):
+            continue  # the same effective batch gives the same numbers at any number of processes
         if va is not None and vb is not None and va != vb:
             diff.incomparable.append((key, va, vb))
     metrics = list(a.summary) + [k for k in b.summary if k not in a.summary]

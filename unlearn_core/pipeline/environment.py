@@ -69,14 +69,20 @@ def mixed_precision_for(args: dict[str, Any]) -> str:
     return "no"
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch; ``deterministic`` (``trainer.args.full_determinism``) also makes torch use
+    deterministic kernels only (an error names an operation that has none), as HF's ``full_determinism`` does."""
     import numpy as np
     import torch
 
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for deterministic matmuls
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
 
 
 def git_commit(path: Path) -> str | None:

@@ -31,7 +31,7 @@ def finetune_in_memory(
     Without ``checkpoints`` (the embedded models, built into a cache) a stop signal aborts at once.
     """
     args = {**cfg["trainer"]["args"], **arg_overrides}
-    seed_everything(args["seed"])
+    seed_everything(args["seed"], bool(args.get("full_determinism")))
     accelerator = accelerator or get_accelerator(mixed_precision_for(args))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     batches = FinetuneBatches(

@@ -146,7 +146,9 @@ class DeclaredBenchmark(Benchmark):
         """Settings the embedded generator also receives (override: e.g. a data split)."""
         return {}
 
-    def load(self, cfg: dict[str, Any], template: PromptTemplate, name: str, *, extras: bool = False) -> list[Tokenized]:
+    def load(
+        self, cfg: dict[str, Any], template: PromptTemplate, name: str, *, extras: bool = False
+    ) -> list[Tokenized]:
         """The samples of data set ``name`` for this run (``extras``: with their rows' other answers)."""
         dataset = self.dataset(name, cfg)
         return load_named(dataset, cfg, lambda address: self.rows(cfg, address), template, extras=extras)

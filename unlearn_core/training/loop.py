@@ -8,7 +8,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import torch
 from unlearn_core.errors import TrainingError
 from unlearn_core.losses import mean_token_nll, model_logits
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
+from unlearn_core.normalization import TOTALS_KEY
 from unlearn_core.progress import Progress
 from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches, to_device
 from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
@@ -31,6 +32,7 @@ from unlearn_core.training.method_hooks import (
 )
 from unlearn_core.training.method_state import load_method_state
 from unlearn_core.training.nonfinite import skip_or_stop
+from unlearn_core.training.normalizing import StepNormalizer
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
 from unlearn_core.training.runlog import JsonlLog
 from unlearn_core.training.settings import BestTracker
@@ -59,10 +61,15 @@ class TrainResult:
     """The model as prepared by Accelerate (a DDP wrapper or DeepSpeed engine): what ``get_state_dict`` needs."""
     trainable_parameters: int = 0
     """Elements of the parameters that trained (``UnlearningMethod.trainable_parameters()`` may freeze some)."""
+    loss_normalization: str = "effective"
+    """``effective`` (losses of the effective batch, whatever its split) or ``micro-batch`` (means of means)."""
 
 
-def _finetune_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
-    loss = mean_token_nll(model_logits(model, batch), batch["labels"])
+def _finetune_loss(model: torch.nn.Module, batch: dict[str, Any]) -> LossOutput:
+    """Mean token cross-entropy over the effective batch's target tokens (the batch's own without totals)."""
+    totals = batch.get(TOTALS_KEY)
+    count = totals.tokens("batch") if totals is not None else None
+    loss = mean_token_nll(model_logits(model, batch), batch["labels"], count)
     return LossOutput(loss, {"loss": float(loss.detach())})
 
 
@@ -129,6 +136,7 @@ class _Loop:
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
         self.local_gradients = averages_gradients_itself(self.model, method)
         """DDP does not synchronise: the loop averages the gradients before each optimizer step."""
+        self.normalizer = StepNormalizer(method, args, accelerator)
         self.state = TrainState()
         self.best = BestTracker(args)
         self.skip_limit = int(args.get("skip_nonfinite_steps") or 0)
@@ -192,6 +200,7 @@ class _Loop:
             skipped=state.skipped,
             model=self.model,
             trainable_parameters=self.frozen.count,
+            loss_normalization=self.normalizer.mode,
         )
 
     def _resume(self) -> int:
@@ -211,39 +220,51 @@ class _Loop:
             self.checkpoints.protected = {self.best.best["step"]}  # type: ignore[union-attr]
         return self.state.step
 
-    def _epoch(self) -> None:
-        state = self.state
-        pending: list[LossOutput] = []
-        bad: dict[str, Any] | None = None
-        for index, batch in enumerate(self.batches.epoch(state.epoch)):
-            if index < state.micro:
+    def _steps_of_epoch(self) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+        """The micro-batches of each optimizer step left in this epoch, with the index just after the step's last."""
+        group: list[dict[str, Any]] = []
+        for index, batch in enumerate(self.batches.epoch(self.state.epoch)):
+            if index < self.state.micro:
                 continue  # consumed before the checkpoint this run resumed from
-            stepping = (index + 1) % self.accum == 0 or index + 1 == self.n_micro
-            batch = to_device(batch, self.accelerator.device)
-            unsynced = self.accelerator.no_sync(self.model) if self.local_gradients else contextlib.nullcontext()
-            with self.accelerator.autocast(), unsynced:
-                if self.method is not None:
-                    out = self.method.compute_loss(self.model, batch, self.reference)
-                else:
-                    out = _finetune_loss(self.model, batch)
-            if bad is None and not torch.isfinite(out.loss.detach()):
-                bad = {"kind": "loss", "terms": {"loss": float(out.loss.detach()), **out.terms}}
-            full = index // self.accum < self.n_micro // self.accum
-            in_step = self.accum if full else self.n_micro % self.accum or self.accum
-            sync_boundary(self.accelerator, stepping)
-            if stepping and not self.local_gradients:
-                self.accelerator.backward(out.loss / in_step)
-            else:
-                with self.accelerator.no_sync(self.model):
-                    self.accelerator.backward(out.loss / in_step)
-            pending.append(out)
-            if not stepping:
-                continue
-            state.micro = index + 1
+            group.append(batch)
+            if (index + 1) % self.accum == 0 or index + 1 == self.n_micro:
+                yield index + 1, group
+                group = []
+
+    def _epoch(self) -> None:
+        for end, group in self._steps_of_epoch():
+            totals = self.normalizer.totals(group)
+            pending: list[LossOutput] = []
+            bad: dict[str, Any] | None = None
+            for position, batch in enumerate(group):
+                out = self._micro_step(batch, totals, stepping=position == len(group) - 1, in_step=len(group))
+                if bad is None and not torch.isfinite(out.loss.detach()):
+                    bad = {"kind": "loss", "terms": {"loss": float(out.loss.detach()), **out.terms}}
+                pending.append(out)
+            self.state.micro = end
             self._step(pending, bad)
-            pending, bad = [], None
-            if state.step >= self.total:
+            if self.state.step >= self.total:
                 return
+
+    def _micro_step(self, batch: dict[str, Any], totals: Any, *, stepping: bool, in_step: int) -> LossOutput:
+        """Forward and backward of one micro-batch; its loss is scaled to its share of the step's gradient."""
+        batch = to_device(batch, self.accelerator.device)
+        if totals is not None:
+            batch[TOTALS_KEY] = totals
+        unsynced = self.accelerator.no_sync(self.model) if self.local_gradients else contextlib.nullcontext()
+        with self.accelerator.autocast(), unsynced:
+            if self.method is not None:
+                out = self.method.compute_loss(self.model, batch, self.reference)
+            else:
+                out = _finetune_loss(self.model, batch)
+        scaled = out.loss * self.normalizer.backward_scale(in_step)
+        sync_boundary(self.accelerator, stepping)
+        if stepping and not self.local_gradients:
+            self.accelerator.backward(scaled)
+        else:
+            with self.accelerator.no_sync(self.model):
+                self.accelerator.backward(scaled)
+        return out
 
     # ---- one optimizer step -------------------------------------------------------------------------------------
     def _grad_norm(self) -> float | None:
@@ -283,7 +304,7 @@ class _Loop:
         if any_bad and bad is None:
             bad = {"kind": "loss or gradients on another process", "terms": {}}
         epoch = state.epoch + state.micro / self.n_micro
-        record = self._averaged(_record(pending, state.step + 1, epoch, self.scheduler.get_last_lr()[0]))
+        record = self.normalizer.record(pending, state.step + 1, epoch, self.scheduler.get_last_lr()[0])
         if grad_norm is not None:
             record["grad_norm"] = grad_norm
         if bad is not None:
@@ -311,15 +332,6 @@ class _Loop:
         if self.checkpoints is not None and self.checkpoints.due_after_step(state.step):
             self._save()
         self._check_stop()
-
-    def _averaged(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The loss and its terms averaged over processes (what the step optimised), not process 0's share."""
-        if self.accelerator.num_processes == 1:
-            return record
-        keys = [k for k, v in record.items() if k not in ("step", "epoch", "learning_rate") and isinstance(v, float)]
-        values = torch.tensor([record[k] for k in keys], dtype=torch.float64, device=self.accelerator.device)
-        means = self.accelerator.gather(values).view(-1, len(keys)).mean(dim=0).tolist()
-        return {**record, **dict(zip(keys, means))}
 
     # ---- evaluation, checkpoints, stopping ----------------------------------------------------------------------
     def _epoch_end(self) -> None:
@@ -370,12 +382,3 @@ class _Loop:
             return
         if best["step"] != self.state.step:
             self.checkpoints.load_weights(best["step"], self.accelerator.unwrap_model(self.model))
-
-
-def _record(outputs: list[LossOutput], step: int, epoch: float, lr: float) -> dict[str, Any]:
-    terms: dict[str, float] = {}
-    for out in outputs:
-        for key, value in out.terms.items():
-            terms[key] = terms.get(key, 0.0) + value / len(outputs)
-    loss = sum(float(o.loss.detach()) for o in outputs) / len(outputs)
-    return {"step": step, "epoch": round(epoch, 4), "loss": loss, "learning_rate": lr, **terms}

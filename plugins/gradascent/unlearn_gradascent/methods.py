@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from unlearn_core import Batch, LossOutput, Reference, UnlearnBatch, UnlearningMethod
+from unlearn_core import Batch, LossOutput, Normalization, Reference, UnlearnBatch, UnlearningMethod
 
 if TYPE_CHECKING:
     import torch
 
 
-def forget_ascent_loss(model: torch.nn.Module, forget: Batch) -> torch.Tensor:
-    """``-CE_mean(forget)``: the negated mean token cross-entropy over the forget batch's targets."""
-    from unlearn_core import losses
+def forget_ascent_loss(model: torch.nn.Module, forget: Batch, count: float | None = None) -> torch.Tensor:
+    """``-CE_mean(forget)``: the negated mean token cross-entropy over the forget targets (of the batch, or summed
+    and divided by ``count``, the effective batch's forget target tokens)."""
+    from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
 
-    return -losses.mean_token_nll(losses.model_logits(model, forget), forget["labels"])
+    return -losses.mean_token_nll(losses.model_logits(model, forget), forget["labels"], count)
 
 
 class GradAscent(UnlearningMethod):
@@ -25,9 +26,13 @@ class GradAscent(UnlearningMethod):
     description: ClassVar[str] = "gradient ascent on the forget set: L = -CE_mean(forget)"
     defaults: ClassVar[dict[str, Any]] = {}
 
+    def normalization(self) -> Normalization:
+        """Averaged over the effective batch's forget target tokens."""
+        return "effective"
+
     def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
         """Negated mean token cross-entropy of the forget batch (the retain batch is not used)."""
-        loss = forget_ascent_loss(model, batch["forget"])
+        loss = forget_ascent_loss(model, batch["forget"], self.totals(batch).tokens("forget"))
         return LossOutput(loss=loss, terms={"forget_loss": float(loss.detach())})
 
 
@@ -38,12 +43,18 @@ class GradDiff(UnlearningMethod):
     description: ClassVar[str] = "gradient difference: L = gamma * (-CE_mean(forget)) + alpha * L_retain"
     defaults: ClassVar[dict[str, Any]] = {"gamma": 1.0, "alpha": 1.0, "retain_loss_type": "NLL"}
 
+    def normalization(self) -> Normalization:
+        """Both terms are averaged over the effective batch's target tokens (forget, retain)."""
+        return "effective"
+
     def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
         """Weighted sum of the forget ascent term and the retain term."""
-        from unlearn_core import losses
+        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
 
-        forget_loss = forget_ascent_loss(model, batch["forget"])
-        retain = losses.retain_loss(self.args["retain_loss_type"], model, batch["retain"], reference)
+        totals = self.totals(batch)
+        forget_loss = forget_ascent_loss(model, batch["forget"], totals.tokens("forget"))
+        kind = self.args["retain_loss_type"]
+        retain = losses.retain_loss(kind, model, batch["retain"], reference, totals.tokens("retain"))
         loss = self.args["gamma"] * forget_loss + self.args["alpha"] * retain
         return LossOutput(
             loss=loss, terms={"forget_loss": float(forget_loss.detach()), "retain_loss": float(retain.detach())}

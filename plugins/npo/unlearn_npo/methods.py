@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from unlearn_core import Batch, LossOutput, Reference, UnlearnBatch, UnlearningMethod
+from unlearn_core import Batch, BatchTotals, LossOutput, Normalization, Reference, UnlearnBatch, UnlearningMethod
 
 if TYPE_CHECKING:
     import torch
@@ -16,15 +16,22 @@ class _ForgetRetainMethod(UnlearningMethod):
     reference model for KL)."""
 
     @abstractmethod
-    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
-        """The method's forget term."""
+    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
+        """The method's forget term: a mean over forget rows, its sum divided by ``rows`` (the effective batch's)."""
+
+    def normalization(self) -> Normalization:
+        """The forget term is averaged over the effective batch's forget rows, the retain term over its retain
+        target tokens."""
+        return "effective"
 
     def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
         """Weighted sum of the forget term and the retain term."""
-        from unlearn_core import losses
+        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
 
-        forget = self.forget_loss(model, batch["forget"], reference)
-        retain = losses.retain_loss(self.args["retain_loss_type"], model, batch["retain"], reference)
+        totals: BatchTotals = self.totals(batch)
+        forget = self.forget_loss(model, batch["forget"], reference, totals.samples("forget"))
+        kind = self.args["retain_loss_type"]
+        retain = losses.retain_loss(kind, model, batch["retain"], reference, totals.tokens("retain"))
         loss = self.args["gamma"] * forget + self.args["alpha"] * retain
         return LossOutput(
             loss=loss, terms={"forget_loss": float(forget.detach()), "retain_loss": float(retain.detach())}
@@ -42,13 +49,13 @@ class NPO(_ForgetRetainMethod):
         """The forget term compares with the starting model's log-probs of the forget set (cached once)."""
         return True
 
-    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
+    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
         """NPO forget term from sequence log-probs (sums over target tokens) of the model and the reference."""
-        from unlearn_core import losses
+        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
         from unlearn_npo.losses import npo_forget_loss
 
         nll_sum, _ = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
-        return npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"])
+        return npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"], rows)
 
 
 class SimNPO(_ForgetRetainMethod):
@@ -64,10 +71,10 @@ class SimNPO(_ForgetRetainMethod):
         "retain_loss_type": "NLL",
     }
 
-    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference) -> torch.Tensor:
+    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
         """SimNPO forget term from the model's length-normalised NLL of each forget answer."""
-        from unlearn_core import losses
+        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
         from unlearn_npo.losses import simnpo_forget_loss
 
         nll_sum, num_targets = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
-        return simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"])
+        return simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"], rows)
