@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from unlearn_core.plugins import DISABLE_ENV
 
 TINY = [
@@ -112,3 +114,17 @@ def run_script(cwd: Path, cache: Path, *args: str, timeout: float = 600) -> subp
         timeout=timeout,
         check=False,
     )
+
+
+def signal_on_call(monkeypatch: pytest.MonkeyPatch, cls: Any, attribute: str, call: int, signum: int) -> None:
+    """Send ``signum`` to this process on the ``call``-th call of ``cls.attribute``."""
+    original = getattr(cls, attribute)
+    calls = {"n": 0}
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == call:
+            os.kill(os.getpid(), signum)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cls, attribute, wrapped)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 from click.testing import CliRunner
-from faultkit import STEPPY, TINY, assert_nothing_half_written
+from faultkit import STEPPY, TINY, assert_nothing_half_written, signal_on_call
 from safetensors.torch import load_file
 
 import unlearn_core.training.loop as loop
@@ -26,20 +25,6 @@ pytestmark = pytest.mark.slow
 
 CHECKPOINTED = [*TINY, *STEPPY, "trainer.args.num_train_epochs=3", "trainer.args.save_strategy=steps"]
 CHECKPOINTED += ["trainer.args.save_steps=2"]
-
-
-def signal_on_call(monkeypatch: pytest.MonkeyPatch, cls: Any, attribute: str, call: int, signum: int) -> None:
-    """Send ``signum`` to this process on the ``call``-th call of ``cls.attribute``."""
-    original = getattr(cls, attribute)
-    calls = {"n": 0}
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == call:
-            os.kill(os.getpid(), signum)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(cls, attribute, wrapped)
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:

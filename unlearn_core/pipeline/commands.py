@@ -331,14 +331,44 @@ def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
     return evaluate_during
 
 
+def _train_and_evaluate(
+    cfg: ExperimentConfig, plugins: Plugins, u: _Unlearning, inputs: tuple[Any, Any, Any], resume: bool, latest: Any
+) -> tuple[Any, Any]:
+    """Train (a failure is recorded), save the model and evaluate it; the training result and the evaluation."""
+    from unlearn_core.training.loop import train
+
+    reference, batches, checkpoints = inputs
+    with _tracking(cfg) as tracker:
+        try:
+            result = train(
+                u.model,
+                batches,
+                cfg.get("trainer.args"),
+                accelerator=u.accelerator,
+                method=u.method,
+                reference=reference,
+                log_path=cfg.output_dir / "train_log.jsonl",
+                evaluate=_evaluator(cfg, u, resumed=latest is not None),
+                description=f"unlearn {cfg.benchmark} with {u.method.name}",
+                checkpoints=checkpoints,
+                resume=resume,
+                tracker=tracker,
+            )
+        except (TrainingError, KeyboardInterrupt) as exc:
+            _record_failure(cfg, plugins, u.accelerator, exc)
+            raise
+        _save_final(u.accelerator, result, u.model, u.tokenizer, cfg.output_dir / "model")
+        final = u.plan.evaluate(u.accelerator.unwrap_model(result.model), u.tokenizer, cfg.output_dir / "evals")
+        tracker.log_eval(final.summary, result.steps, final=True)
+    return result, final
+
+
 def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | None = None) -> RunResult:
     """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models.
 
     ``shared_target`` is a directory where runs that start from the same target model (a sweep) find its evaluation
     instead of repeating it.
     """
-    from unlearn_core.training.loop import train
-
     run = current_run(cfg.output_dir)
     t0 = time.perf_counter()
     args = cfg.get("trainer.args")
@@ -350,30 +380,11 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path
     latest = checkpoints.latest() if run.resume else None
     _note_resume(cfg, plugins, u.accelerator, run.resume)
     reference, batches = _training_inputs(cfg, u, latest)
-    evaluate_during = _evaluator(cfg, u, resumed=latest is not None)
-    with _tracking(cfg) as tracker:
-        try:
-            result = train(
-                u.model,
-                batches,
-                args,
-                accelerator=u.accelerator,
-                method=u.method,
-                reference=reference,
-                log_path=cfg.output_dir / "train_log.jsonl",
-                evaluate=evaluate_during,
-                description=f"unlearn {cfg.benchmark} with {u.method.name}",
-                checkpoints=checkpoints,
-                resume=run.resume,
-                tracker=tracker,
-            )
-        except (TrainingError, KeyboardInterrupt) as exc:
-            _record_failure(cfg, plugins, u.accelerator, exc)
-            raise
-        timings["unlearn"] = result.seconds
-        _save_final(u.accelerator, result, u.model, u.tokenizer, cfg.output_dir / "model")
-        final = u.plan.evaluate(u.accelerator.unwrap_model(result.model), u.tokenizer, cfg.output_dir / "evals")
-        tracker.log_eval(final.summary, result.steps, final=True)
+    try:
+        result, final = _train_and_evaluate(cfg, plugins, u, (reference, batches, checkpoints), run.resume, latest)
+    finally:
+        u.accelerator.free_memory()  # the next run of a sweep prepares its own model (DeepSpeed: its own engine)
+    timings["unlearn"] = result.seconds
     timings["eval"] = final.seconds
     rows["unlearned"] = final.summary
     facts = {
