@@ -111,6 +111,11 @@ class UnlearningMethod(ABC):
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"retain_loss_type": RETAIN_LOSS_TYPES}
     """Allowed values for method_args that are enumerations (checked only for keys in ``defaults``); extend it with
     ``{**UnlearningMethod.choices, "key": (...)}``."""
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Settings of this method for a benchmark's embedded tiny model, by benchmark name: dotted keys such as
+    ``{"tofu": {"trainer.args.learning_rate": 5e-4, "trainer.method_args.beta": 1.0}}``, applied after the
+    benchmark's embedded protocol where the user did not set the key, and only when the embedded model is used (the
+    published defaults in ``defaults`` stay those of the paper or the reference)."""
 
     def __init__(self, **method_args: Any) -> None:
         self.args: dict[str, Any] = {**self.defaults, **method_args}

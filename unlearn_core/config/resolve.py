@@ -102,7 +102,10 @@ def resolve_config(
     _apply_overrides(cfg, rest, method_cls)
     if uses_embedded_model(cfg):
         explicit = {o.key for o in rest}
-        for key, value in bench.embedded_defaults(mode).items():
+        protocol = {**bench.embedded_defaults(mode)}
+        if method_cls is not None:
+            protocol.update(method_cls.embedded_protocol.get(bench.name, {}))
+        for key, value in protocol.items():
             if key not in explicit:
                 assign(cfg, key, value)
     _check_choices(cfg, method_cls)
