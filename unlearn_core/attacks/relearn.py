@@ -57,7 +57,8 @@ class Relearn(Attack):
             learning_rate=settings["learning_rate"],
             seed=settings["seed"],
         )
-        return AttackOutput(model, {**facts, "settings": settings, "samples": len(chosen), "of": len(rows)})
+        facts.update(settings=settings, samples=len(chosen), of=len(rows), positions=chosen)
+        return AttackOutput(model, facts)
 
 
 def subset(count: int, fraction: float, seed: int) -> list[int]:

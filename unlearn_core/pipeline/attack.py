@@ -153,8 +153,8 @@ def _manifest(
 
     return {
         **attack,
-        "run_dir": str(run_dir),
-        "model_dir": str(run_dir / "model"),
+        "run_dir": str(run_dir.resolve()),
+        "model_dir": str((run_dir / "model").resolve()),
         "benchmark": cfg.benchmark,
         "method": cfg.get("trainer.name"),
         "facts": facts,
