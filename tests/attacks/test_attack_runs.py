@@ -48,6 +48,8 @@ def test_quantize_writes_its_results_its_manifest_and_the_table(tiny_run):
     manifest = json.loads((out / "attack.json").read_text())
     assert manifest["arguments"] == {"bits": 8, "method": "rtn"} and manifest["method"] == "NPO"
     assert manifest["facts"]["quantized_layers"] == 29  # 4 layers x 7 projections + the output head
+    survived = manifest["facts"]["rtn_against_starting_model"]  # compared with the embedded target's weights
+    assert 0 < survived["same_level_share"] < 1 and survived["median_update_in_steps"] > 0
     evaluation = json.loads((out / "TOFU_EVAL.json").read_text())
     assert evaluation["manifest"]["attack"]["label"] == "quantize-8bit-rtn"
     table = json.loads((out / "summary_table.json").read_text())

@@ -91,3 +91,18 @@ def test_rtn_against_quanto_on_the_same_weights():
     assert four["equal_share"] < 1
     assert four["quanto_mean_abs_error"] <= four["rtn_mean_abs_error"]
     assert compare_with_rtn(originals, {}, 4)["equal_share"] is None
+
+
+def test_how_much_of_an_update_survives_quantization():
+    from unlearn_core.attacks.rtn import level_agreement, rtn_levels
+
+    # starting row: absmax 1.75, scale 0.25, levels [7, 3.5 -> 4, 0.5 -> 0]
+    # updated row: absmax 1.75, scale 0.25, levels [7, 3, 1.5 -> 2]: one weight of three on its old level
+    # updates in starting steps: [0, 0.125 / 0.25, 0.25 / 0.25] = [0, 0.5, 1.0], median 0.5
+    starting = {"w": torch.tensor([[1.75, 0.875, 0.125]])}
+    updated = {"w": torch.tensor([[1.75, 0.75, 0.375]]), "absent": torch.ones(2, 2)}
+    assert torch.equal(rtn_levels(starting["w"], 4), torch.tensor([[7.0, 4.0, 0.0]]))
+    agreement = level_agreement(updated, starting, 4)
+    assert agreement["same_level_share"] == pytest.approx(1 / 3)
+    assert agreement["median_update_in_steps"] == pytest.approx(0.5)
+    assert level_agreement(updated, {}, 4) == {}

@@ -52,6 +52,11 @@ class AttackContext(Protocol):
         any data set name of the run's benchmark (``data.forget=`` names: ``TOFU_QA_forget_para``...)."""
         ...
 
+    def starting_weights(self, names: list[str]) -> dict[str, torch.Tensor]:
+        """The parameters ``names`` (state-dict keys) of the model the run started from (the target model), read
+        from its safetensors on the CPU; those it lacks are left out, and nothing when the run did not record it."""
+        ...
+
     def finetune(
         self, model: torch.nn.Module, rows: list[Tokenized], *, steps: int, learning_rate: float, seed: int
     ) -> dict[str, Any]:

@@ -41,22 +41,29 @@ class Quantize(Attack):
         return f"{self.args['bits']}bit-{self.args['method']}"
 
     def apply(self, model: Any, context: AttackContext) -> AttackOutput:
-        """Quantize ``model`` in place (rtn, quanto) or reload it quantized (bnb)."""
+        """Quantize ``model`` in place (rtn, quanto) or reload it quantized (bnb); the facts say how many weights
+        RTN puts back on the starting model's level (when the run's starting model is known)."""
+        from unlearn_core.attacks.rtn import level_agreement, linear_layers
+
         bits, method = self.args["bits"], self.args["method"]
+        weights = {f"{name}.weight": layer.weight for name, layer in linear_layers(model).items()}
+        facts: dict[str, Any] = {
+            "rtn_against_starting_model": level_agreement(weights, context.starting_weights(list(weights)), bits)
+        }
         if method == "rtn":
             from unlearn_core.attacks.rtn import rtn_quantize_model
 
             change = rtn_quantize_model(model, bits)
-            facts = {"quantized_layers": len(change), "mean_relative_weight_change": _mean(change.values())}
+            facts.update(quantized_layers=len(change), mean_relative_weight_change=_mean(change.values()))
             return AttackOutput(model, facts)
         if method == "quanto":
             from unlearn_core.attacks.quanto_backend import quanto_quantize_model
 
-            return AttackOutput(model, quanto_quantize_model(model, bits))
+            return AttackOutput(model, {**facts, **quanto_quantize_model(model, bits)})
         from unlearn_core.attacks.bnb_backend import load_bnb_model
 
         model.to("cpu")
-        return AttackOutput(load_bnb_model(context.model_dir, bits, context.cfg, context.device), {})
+        return AttackOutput(load_bnb_model(context.model_dir, bits, context.cfg, context.device), facts)
 
 
 def _mean(values: Any) -> float | None:

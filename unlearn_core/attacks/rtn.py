@@ -22,14 +22,38 @@ def rtn_scales(weight: torch.Tensor, bits: int) -> torch.Tensor:
     return weight.detach().float().abs().amax(dim=1, keepdim=True) / qmax(bits)
 
 
-def rtn_quantize(weight: torch.Tensor, bits: int) -> torch.Tensor:
-    """``weight`` quantized to ``bits`` bits per output channel and dequantized (same shape and dtype)."""
+def _safe_scales(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    scale = rtn_scales(weight, bits)
+    return torch.where(scale > 0, scale, torch.ones_like(scale))
+
+
+def rtn_levels(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """The integer level of each weight on its row's grid, ``clamp(round(W_ij / s_i))`` (float32)."""
     if weight.ndim != 2:
         raise ValueError(f"RTN quantizes a 2-D Linear weight, got shape {tuple(weight.shape)}")
-    scale = rtn_scales(weight, bits)
-    safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-    levels = torch.clamp(torch.round(weight.detach().float() / safe), -qmax(bits), qmax(bits))
-    return (levels * safe).to(weight.dtype)
+    return torch.clamp(torch.round(weight.detach().float() / _safe_scales(weight, bits)), -qmax(bits), qmax(bits))
+
+
+def rtn_quantize(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    """``weight`` quantized to ``bits`` bits per output channel and dequantized (same shape and dtype)."""
+    return (rtn_levels(weight, bits) * _safe_scales(weight, bits)).to(weight.dtype)
+
+
+def level_agreement(weights: dict[str, torch.Tensor], starting: dict[str, torch.Tensor], bits: int) -> dict:
+    """How much of an update survives ``bits``-bit RTN: the share of weights that land on the same level as the
+    starting model's (1.0: the quantized models are the same), and the median update in units of the starting
+    model's step, over the weights both have."""
+    same, count, updates = 0, 0, []
+    for name, weight in weights.items():
+        if name not in starting or starting[name].shape != weight.shape:
+            continue
+        before = starting[name].float().to(weight.device)
+        same += int((rtn_levels(weight, bits) == rtn_levels(before, bits)).sum())
+        count += weight.numel()
+        updates.append(((weight.float() - before).abs() / _safe_scales(before, bits)).flatten().cpu())
+    if not count:
+        return {}
+    return {"same_level_share": same / count, "median_update_in_steps": float(torch.cat(updates).median())}
 
 
 def linear_layers(model: torch.nn.Module) -> dict[str, torch.nn.Linear]:

@@ -113,7 +113,9 @@ def _attack_and_evaluate(
     seconds: dict[str, float] = {}
     if UNLEARNED not in rows:
         rows[UNLEARNED] = plan.evaluate(model, tokenizer, None).summary
-    context = RunAttackContext(cfg.values, plugins, model_dir, out / "work", tokenizer, device, out / "train_log.jsonl")
+    context = RunAttackContext(
+        cfg.values, plugins, model_dir, out / "work", tokenizer, device, out / "train_log.jsonl", _start(run_dir)
+    )
     context.work_dir.mkdir()
     start = time.perf_counter()
     output = attack.apply(model, context)
@@ -135,6 +137,18 @@ def _attack_and_evaluate(
     write_json(out / MANIFEST_FILE, manifest)
     files = {**evaluation.files, "manifest": out / MANIFEST_FILE}
     return RunResult(out, rows, list(columns), plan.labels, files, seconds, recovery)
+
+
+def _start(run_dir: Path) -> Path | None:
+    """The model directory the run started from, as its ``provenance.json`` records it, if it still holds weights."""
+    try:
+        start = json.loads((run_dir / "provenance.json").read_text()).get("start_model")
+    except (OSError, ValueError, AttributeError):
+        return None
+    path = Path(start) if isinstance(start, str) else None
+    if path is not None and not path.is_absolute():
+        path = run_dir / path if (run_dir / path).is_dir() else path
+    return path if path is not None and any(path.glob("*.safetensors")) else None
 
 
 def _manifest(

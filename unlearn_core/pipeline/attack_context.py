@@ -39,6 +39,8 @@ class RunAttackContext:
     device: Any
     log_path: Path | None = None
     """Where the attack's finetuning writes its step log (``train_log.jsonl`` of the attack directory)."""
+    starting_model_dir: Path | None = None
+    """The model the run started from (``provenance.json``'s ``start_model``), when it is still there."""
     _cache: dict[str, tuple[list[Tokenized], list[Tokenized]]] = field(default_factory=dict)
 
     def _template(self) -> PromptTemplate:
@@ -65,6 +67,18 @@ class RunAttackContext:
         except ConfigError as exc:
             raise type(exc)(f"attack.data={name}: {exc} (or forget_subset, retain)") from None
         return self._unlearn_data(named)[0]
+
+    def starting_weights(self, names: list[str]) -> dict[str, Any]:
+        """The tensors ``names`` of the starting model's safetensors files (none when it is unknown)."""
+        from safetensors import safe_open  # reads one tensor at a time: no second model in memory
+
+        found: dict[str, Any] = {}
+        if self.starting_model_dir is None:
+            return found
+        for file in sorted(self.starting_model_dir.glob("*.safetensors")):
+            with safe_open(str(file), framework="pt") as weights:
+                found.update({name: weights.get_tensor(name) for name in names if name in weights.keys()})
+        return found
 
     def finetune(self, model: Any, rows: list[Tokenized], *, steps: int, learning_rate: float, seed: int) -> dict:
         """``steps`` optimizer steps on ``rows`` at a constant ``learning_rate`` with the run's batch size and
