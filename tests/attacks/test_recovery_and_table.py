@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from unlearn_core.attacks.recovery import forget_columns, recovery, recovery_row
+from unlearn_core.attacks.recovery import forget_columns, recovery, recovery_columns, recovery_row
 from unlearn_core.pipeline.run_table import RunTable, read_run_table, write_run_table
+from unlearn_core.plugins import load_plugins
 from unlearn_core.table import summary_table
 
 COLUMNS = ["forget_quality", "model_utility", "forget_Q_A_Prob"]
@@ -28,11 +29,20 @@ def test_recovery_is_undefined_without_a_target_or_when_unlearning_moved_nothing
     assert recovery(True, 0.1, 0.3) is None
 
 
-def test_the_recovery_row_holds_the_forget_columns_only():
-    assert forget_columns(COLUMNS) == ["forget_quality", "forget_Q_A_Prob"]
-    row = recovery_row(COLUMNS, {"forget_Q_A_Prob": 0.9}, {"forget_Q_A_Prob": 0.1}, {"forget_Q_A_Prob": 0.5})
+def test_the_recovery_row_holds_the_knowledge_columns():
+    keys = forget_columns(COLUMNS)
+    assert keys == ["forget_quality", "forget_Q_A_Prob"]
+    row = recovery_row(keys, {"forget_Q_A_Prob": 0.9}, {"forget_Q_A_Prob": 0.1}, {"forget_Q_A_Prob": 0.5})
     assert row == {"forget_quality": None, "forget_Q_A_Prob": pytest.approx(0.5)}
-    assert recovery_row(COLUMNS, None, {}, {}) == {"forget_quality": None, "forget_Q_A_Prob": None}
+    assert recovery_row(keys, None, {}, {}) == {"forget_quality": None, "forget_Q_A_Prob": None}
+
+
+def test_which_columns_a_benchmark_reports_recoveries_for():
+    plugins = load_plugins()
+    # TOFU: the probability and ROUGE of forget answers; forget_quality and the truth ratio are not monotone in
+    # what the model knows (an over-unlearned model is as far from the retain model as the target is)
+    assert recovery_columns(plugins.benchmarks.get("tofu")) == ["forget_Q_A_Prob", "forget_Q_A_ROUGE"]
+    assert recovery_columns(plugins.benchmarks.get("muse")) == ["forget_verbmem_ROUGE", "forget_knowmem_ROUGE"]
 
 
 ROWS = {

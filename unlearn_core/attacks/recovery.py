@@ -1,6 +1,7 @@
 """How much of what unlearning removed an attack brings back.
 
-For a forget metric ``m`` (a summary key starting with ``forget_``) with values ``m_target`` before unlearning,
+For a forget metric ``m`` (one of the benchmark's ``recovery_columns``: by default its summary keys starting with
+``forget_``; they must grow with what the model knows of the forget set) with values ``m_target`` before unlearning,
 ``m_unlearned`` after it and ``m_attacked`` after the attack, the recovery is
 
     (m_attacked - m_unlearned) / (m_target - m_unlearned)
@@ -36,9 +37,15 @@ def recovery(target: Any, unlearned: Any, attacked: Any) -> float | None:
     return (float(attacked) - float(unlearned)) / moved
 
 
+def recovery_columns(benchmark: Any) -> list[str]:
+    """The keys ``benchmark`` reports recoveries for: its ``recovery_columns``, or its ``forget_`` table columns."""
+    declared = getattr(benchmark, "recovery_columns", None)
+    return list(declared) if declared is not None else forget_columns(benchmark.table_columns)
+
+
 def recovery_row(
-    columns: Sequence[str], target: dict[str, Any] | None, unlearned: dict[str, Any], attacked: dict[str, Any]
+    keys: Sequence[str], target: dict[str, Any] | None, unlearned: dict[str, Any], attacked: dict[str, Any]
 ) -> dict[str, float | None]:
-    """The recovery of each forget column (keys of the other columns are absent)."""
+    """The recovery of each of ``keys``."""
     target = target or {}
-    return {c: recovery(target.get(c), unlearned.get(c), attacked.get(c)) for c in forget_columns(columns)}
+    return {c: recovery(target.get(c), unlearned.get(c), attacked.get(c)) for c in keys}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.attacks.contract import Attack
-from unlearn_core.attacks.recovery import recovery_row
+from unlearn_core.attacks.recovery import recovery_columns, recovery_row
 from unlearn_core.config import ExperimentConfig
 from unlearn_core.errors import ConfigError, OutputDirError
 from unlearn_core.pipeline.records import RunResult
@@ -128,7 +128,8 @@ def _attack_and_evaluate(
     seconds["eval"] = evaluation.seconds
     rows[attack.label()] = evaluation.summary
     columns = plan.bench.table_columns
-    recovery = {attack.label(): recovery_row(columns, rows.get("target"), rows[UNLEARNED], evaluation.summary)}
+    keys = recovery_columns(plan.bench)
+    recovery = {attack.label(): recovery_row(keys, rows.get("target"), rows[UNLEARNED], evaluation.summary)}
     table = RunTable(rows, list(columns), plan.labels, recovery)
     write_run_table(out, table)
     manifest = _manifest(run_dir, cfg, described, output.facts, recovery, rows, seconds, device)
