@@ -47,6 +47,7 @@ def level_agreement(weights: dict[str, torch.Tensor], starting: dict[str, torch.
     for name, weight in weights.items():
         if name not in starting or starting[name].shape != weight.shape:
             continue
+        weight = weight.detach()
         before = starting[name].float().to(weight.device)
         same += int((rtn_levels(weight, bits) == rtn_levels(before, bits)).sum())
         count += weight.numel()
