@@ -19,7 +19,7 @@ from unlearn_core.pipeline.attack import attack_run
 from unlearn_core.plugins import load_plugins
 
 pytestmark = pytest.mark.slow
-ONE_EPOCH = [*TINY, "trainer.args.num_train_epochs=1"]
+ONE_EPOCH = [*TINY, "trainer.args.num_train_epochs=1", "trainer.args.warmup_epochs=0"]
 
 
 def invoke(*args: Any) -> Result:
