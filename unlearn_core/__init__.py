@@ -1,8 +1,9 @@
 """unlearn: machine unlearning for large language models (core package).
 
 The public API: the plugin marker ``hookimpl``, the contracts ``UnlearningMethod`` (with ``Reference``, ``EpochEnd``,
-``module_outputs``, ``BatchTotals``), ``Benchmark``, ``Metric``, ``ModelPreset``, and ``run`` (the Python API behind
-the CLI). Heavy modules load on first use, so importing the package (and ``unlearn --help``) stays fast.
+``module_outputs``, ``BatchTotals``), ``Benchmark``, ``Metric``, ``ModelPreset``, ``Attack`` (with ``AttackContext``,
+``AttackOutput``), and ``run`` (the Python API behind the CLI). Heavy modules load on first use, so importing the
+package (and ``unlearn --help``) stays fast.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ _LAZY = {
     "RecomputeContext": "unlearn_core.evaluation.metric",
     "LazyFunction": "unlearn_core.evaluation.metric",
     "entries": "unlearn_core.entries",
+    "Attack": "unlearn_core.attacks.contract",
+    "AttackContext": "unlearn_core.attacks.contract",
+    "AttackOutput": "unlearn_core.attacks.contract",
     "ModelPreset": "unlearn_core.models.presets",
     "NamedDataset": "unlearn_core.toolkit.named",
     "RowStore": "unlearn_core.toolkit.store",

@@ -67,6 +67,9 @@ class Benchmark(ABC):
     """Summary keys shown in the final table of ``unlearn run``."""
     settings: ClassVar[dict[str, Setting]] = {}
     """Top-level keys this benchmark's runs have (``forget_split=``, ``data_split=``), with their defaults."""
+    recovery_columns: ClassVar[tuple[str, ...] | None] = None
+    """Summary keys that measure how much the model still knows of the forget set (higher: knows more): an attack
+    reports the recovery of each. None: the table columns whose key starts with ``forget_``."""
     tradeoff_plots: ClassVar[tuple[TradeoffAxes, ...]] = ()
     """The plots ``unlearn compare --plot`` draws (none declared: the first two table columns)."""
 

@@ -7,10 +7,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 
+from unlearn_core.cli_attack import ATTACK_HELP
 from unlearn_core.cli_launch import LAUNCH_PREFIX_ENV
 from unlearn_core.cli_sweep import SWEEP_HELP as _SWEEP_HELP
 from unlearn_core.errors import UnlearnError
@@ -191,7 +193,7 @@ def _run_single(mode: str, plugins: Any, cli: dict[str, Any], resume_command: st
     if int(os.environ.get("RANK", "0")) != 0:
         return  # process 0 reports for a multi-process run
     click.echo("")
-    click.echo(summary_table(result.rows, result.columns, result.labels))
+    click.echo(summary_table(result.rows, result.columns, result.labels, result.recovery))
     click.echo("")
     click.echo(f"Output: {result.output_dir}")
     for name, path in result.files.items():
@@ -264,6 +266,24 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
             command
         )
     return command
+
+
+@main.command(
+    "attack",
+    help=ATTACK_HELP,
+    context_settings={"ignore_unknown_options": True},
+)
+@click.argument("name")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("arguments", nargs=-1)
+@click.option("--overwrite", is_flag=True, help="Replace earlier results of the same attack on this run.")
+@_guard
+def attack_cmd(name: str, run_dir: Path, arguments: tuple[str, ...], overwrite: bool) -> None:
+    from unlearn_core.cli_attack import attack_command
+    from unlearn_core.pipeline.environment import record_command
+
+    record_command(["unlearn", "attack", name, str(run_dir), *arguments, *["--overwrite"] * overwrite])
+    attack_command(name, run_dir, arguments, overwrite)
 
 
 run_cmd = main.command(

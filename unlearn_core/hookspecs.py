@@ -58,3 +58,13 @@ def register_datasets(register: Any) -> None:
 
     Data sources can be referred to by name in ``data.forget=`` / ``data.retain=`` overrides.
     """
+
+
+@hookspec
+def register_attacks(register: Any) -> None:
+    """Register robustness attacks: ``register("relearn", Relearn, aliases=())``.
+
+    An attack is a subclass of ``unlearn_core.Attack``: it turns the unlearned model of a run directory into an
+    attacked model (finetuned, quantized...) that the benchmark's evaluation then scores (``unlearn attack NAME
+    RUN_DIR``, ``unlearn run ... attacks=[NAME]``).
+    """

@@ -31,8 +31,18 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
-def summary_table(rows: dict[str, dict[str, Any]], columns: Sequence[str], labels: dict[str, str] | None = None) -> str:
-    """One row per model (target, retain, unlearned) and one column per headline metric (``labels`` name them)."""
+def summary_table(
+    rows: dict[str, dict[str, Any]],
+    columns: Sequence[str],
+    labels: dict[str, str] | None = None,
+    recovery: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """One row per model (target, retain, unlearned, attacked models) and one column per headline metric (``labels``
+    name them); then, for each attacked row of ``recovery``, the recovery of its forget metrics (a row ``recovery``
+    when there is one attacked row, ``recovery: <row>`` for several)."""
+    recovery = recovery or {}
+    extra = {("recovery" if len(recovery) == 1 else f"recovery: {name}"): values for name, values in recovery.items()}
+    rows = {**rows, **extra}
     headers = [(labels or {}).get(c, c) for c in columns]
     return render_table(
         ["model", *headers], [[name, *(values.get(c) for c in columns)] for name, values in rows.items()]

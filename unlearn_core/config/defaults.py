@@ -118,5 +118,6 @@ def base_config() -> dict[str, Any]:
             "retain_logs_path": None,
             "paths": {"output_dir": None, "cache_dir": None},
             "experiment_args": {},
+            "attacks": [],
         }
     )

@@ -14,6 +14,7 @@ from unlearn_core.pipeline.environment import provenance, quiet_libraries
 from unlearn_core.pipeline.experiments import experiment_command
 from unlearn_core.pipeline.outputs import begin_run, check_output_dir, check_resumable, is_main_process
 from unlearn_core.pipeline.records import RunResult
+from unlearn_core.pipeline.run_attacks import check_run_attacks, run_attacks
 from unlearn_core.pipeline.run_table import RunTable, write_run_table
 from unlearn_core.plugins import Plugins, load_plugins, plugin_versions
 from unlearn_core.training.settings import check_training_args
@@ -55,6 +56,7 @@ def execute(
     quiet_libraries()
     check_output_dir(cfg.output_dir, overwrite=overwrite, resume=resume)
     check_launch(cfg, plugins)
+    check_run_attacks(cfg, plugins)
     barrier()  # every process has checked the directory before process 0 writes into it
     check_training_args(cfg.get("trainer.args"), cfg.mode)
     if resume:
@@ -70,7 +72,8 @@ def execute(
     barrier()
     result = _dispatch(cfg, plugins, shared_target)
     if is_main_process():
-        write_run_table(result.output_dir, RunTable(result.rows, list(result.columns), dict(result.labels)))
+        table = RunTable(result.rows, list(result.columns), dict(result.labels), dict(result.recovery))
+        write_run_table(result.output_dir, table)
     return result
 
 
@@ -84,5 +87,6 @@ def _dispatch(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | Non
         steps = plugins.benchmarks.get(cfg.benchmark).experiment_steps(cfg.values)
         if steps:
             return experiment_command(cfg, plugins, steps, shared_target)
-        return unlearn_command(cfg, plugins, shared_target)
+        result = unlearn_command(cfg, plugins, shared_target)
+        return run_attacks(cfg, plugins, result) if cfg.get("attacks") else result
     raise ConfigError(f"unknown mode '{cfg.mode}'")

@@ -20,7 +20,16 @@ from typing import Any
 from unlearn_core.errors import ConfigError, OutputDirError, UnlearnError
 from unlearn_core.training.diskio import os_error_reason, replace_dir, write_failure, write_json
 
-RUN_OUTPUTS = ("config.json", "provenance.json", "summary_table.json", "checkpoints", "model", "evals", "runs")
+RUN_OUTPUTS = (
+    "config.json",
+    "provenance.json",
+    "summary_table.json",
+    "checkpoints",
+    "model",
+    "evals",
+    "runs",
+    "attacks",
+)
 RUN_OUTPUT_SUFFIXES = (".jsonl", "_EVAL.json", "_SUMMARY.json")
 REPLACED_PREFIX = ".unlearn-replaced-"
 

@@ -24,6 +24,8 @@ class RunResult:
     """How the table names a column, where not by its key."""
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    recovery: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """Per attacked row: the recovery of each forget metric (``attacks.recovery``)."""
 
 
 def record_provenance(

@@ -25,6 +25,8 @@ class RunTable:
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    recovery: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """Rows of attacked models: the recovery of each forget metric (see ``attacks.recovery``)."""
 
     @property
     def own_rows(self) -> dict[str, dict[str, Any]]:
@@ -32,8 +34,9 @@ class RunTable:
         return {name: values for name, values in self.rows.items() if name not in REFERENCE_ROWS}
 
     def as_dict(self) -> dict[str, Any]:
-        """What ``summary_table.json`` holds."""
-        return {"rows": self.rows, "columns": self.columns, "labels": self.labels}
+        """What ``summary_table.json`` holds (``recovery`` only when attacks ran)."""
+        table = {"rows": self.rows, "columns": self.columns, "labels": self.labels}
+        return {**table, "recovery": self.recovery} if self.recovery else table
 
 
 def write_run_table(output_dir: Path, table: RunTable) -> Path:
@@ -52,4 +55,5 @@ def read_run_table(run_dir: Path) -> RunTable | None:
     if not isinstance(data, dict) or not isinstance(data.get("rows"), dict):
         return None
     rows = {str(k): v for k, v in data["rows"].items() if isinstance(v, dict)}
-    return RunTable(rows, list(data.get("columns") or []), dict(data.get("labels") or {}))
+    recovery = data.get("recovery") if isinstance(data.get("recovery"), dict) else {}
+    return RunTable(rows, list(data.get("columns") or []), dict(data.get("labels") or {}), recovery)

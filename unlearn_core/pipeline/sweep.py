@@ -30,12 +30,14 @@ SHARED_TARGET_DIR = "target_evaluations"
 def _resolve(mode: str, plugins: Plugins, benchmark: str | None, method: str | None, combo: Combination) -> Any:
     """One combination's configuration, checked as a run would check it before loading anything."""
     from unlearn_core.pipeline.distributed_checks import check_launch
+    from unlearn_core.pipeline.run_attacks import check_run_attacks
     from unlearn_core.training.settings import check_training_args
 
     try:
         cfg = resolve_config(mode, plugins, benchmark=benchmark, method=method, overrides=list(combo.overrides))
         check_training_args(cfg.get("trainer.args"), mode)
         check_launch(cfg, plugins)
+        check_run_attacks(cfg, plugins)
     except ConfigError as exc:
         raise type(exc)(f"run {combo.index} ({combo.label}): {exc}") from None
     return cfg
@@ -197,5 +199,8 @@ def _run_one(
         run.error = str(exc) or type(exc).__name__
         save_sweep(sweep)
         raise
-    run.status, run.table = "finished", RunTable(result.rows, list(result.columns), dict(result.labels))
+    run.status, run.table = (
+        "finished",
+        RunTable(result.rows, list(result.columns), dict(result.labels), dict(result.recovery)),
+    )
     save_sweep(sweep)

@@ -65,6 +65,9 @@ class TofuBenchmark(DeclaredBenchmark):
     name = "tofu"
     description = "fictitious-author QA (locuslab/TOFU); embedded synthetic default"
     table_columns = TABLE_COLUMNS
+    recovery_columns = ("forget_Q_A_Prob", "forget_Q_A_ROUGE")
+    """What attacks bring back: forget_quality and the truth ratio do not grow with what the model knows (an
+    over-unlearned model is as far from the retain model as the target), so a share brought back means nothing."""
     tradeoff_plots = (
         TradeoffAxes(x="model_utility", y="forget_quality", log_y=True, title="Forget quality against model utility"),
     )
