@@ -72,9 +72,7 @@ def log_sigmoid(x: float) -> float:
 
 def dpo_by_hand(beta: float) -> float:
     """-(2/beta) mean_i log sigmoid(beta [(win_i - ref_w_i) - (lose_i - ref_l_i)])."""
-    margins = [
-        (w - REF["alternate"][i]) - (lo - REF[FORGET_FIELD][i]) for w, lo, i in zip(WIN, LOSE, (4, 7))
-    ]
+    margins = [(w - REF["alternate"][i]) - (lo - REF[FORGET_FIELD][i]) for w, lo, i in zip(WIN, LOSE, (4, 7))]
     return -(2 / beta) * sum(log_sigmoid(beta * m) for m in margins) / 2
 
 
