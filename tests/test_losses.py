@@ -14,6 +14,7 @@ import torch
 
 from unlearn_core.errors import ConfigError
 from unlearn_core.losses import (
+    kl_every_position,
     kl_on_targets,
     mean_token_nll,
     model_logits,
@@ -140,6 +141,23 @@ def test_kl_gradient_reaches_the_model_only() -> None:
     # d KL(p||q) / d z_theta = (q - p) / (number of target positions)
     expected = (torch.tensor(P_THETA[(0, 1)]) - torch.tensor(P_REF[(0, 1)])) / 4
     assert torch.allclose(theta.grad[0, 1], expected, atol=1e-6)
+
+
+def softmax(z: list[float]) -> list[float]:
+    """softmax of one row, by hand."""
+    total = sum(math.exp(v) for v in z)
+    return [math.exp(v) / total for v in z]
+
+
+def test_kl_every_position_averages_over_every_position_of_the_batch() -> None:
+    # open-unlearning's KL: the 4 target positions and the 4 others (prompt, padding, last), divided by 2 x 4
+    ref, theta = kl_logits()
+    outside = kl(softmax([20.0, -20.0, 0.0]), softmax([-20.0, 20.0, 0.0]))  # about 40
+    expected = (sum(kl(P_REF[k], P_THETA[k]) for k in P_REF) + 4 * outside) / 8
+    assert kl_every_position(ref, theta).item() == pytest.approx(expected, rel=1e-5)
+    model = FixedLogitsModel(theta)
+    loss = retain_loss("KL", model, retain_batch(), FixedReference(ref), 99.0, every_position=True)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)  # the count is not used
 
 
 def test_kl_of_identical_models_is_zero() -> None:

@@ -68,21 +68,43 @@ def kl_on_targets(
     return kl[mask].mean() if count is None else share(kl[mask].sum(), count)
 
 
+def kl_every_position(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """open-unlearning's KL retain term: ``KL(pi_ref || pi_theta)`` summed over the vocabulary at every position of
+    the batch (prompt, padding and the last position included, no shift), divided by batch size × sequence length.
+    It depends on the padding, so it is a statistic of one micro-batch; methods use it only in their
+    ``compat=open-unlearning`` mode."""
+    vocab = logits.shape[-1]
+    ref_log_probs = F.log_softmax(ref_logits.detach().float(), dim=-1).reshape(-1, vocab)
+    log_probs = F.log_softmax(logits.float(), dim=-1).reshape(-1, vocab)
+    return F.kl_div(log_probs, ref_log_probs, reduction="batchmean", log_target=True)
+
+
 def model_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Logits of ``model`` on a padded causal-LM batch; keys other than input_ids/attention_mask are ignored."""
     return model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).logits
 
 
 def retain_loss(
-    kind: str, model: torch.nn.Module, retain_batch: Batch, reference: Reference | None, count: float | None = None
+    kind: str,
+    model: torch.nn.Module,
+    retain_batch: Batch,
+    reference: Reference | None,
+    count: float | None = None,
+    *,
+    every_position: bool = False,
 ) -> torch.Tensor:
     """The retain term of ``retain_loss_type`` ``kind``: "NLL" (mean token CE) or "KL" (to the reference model),
-    averaged over the retain target tokens of the batch, or over ``count`` of them (the effective batch's)."""
+    averaged over the retain target tokens of the batch, or over ``count`` of them (the effective batch's). With
+    ``every_position``, "KL" is open-unlearning's average over every position of the batch instead (``count`` is
+    then not used)."""
     if kind == "NLL":
         return mean_token_nll(model_logits(model, retain_batch), retain_batch["labels"], count)
     if kind == "KL":
         if reference is None:
             raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
         ref_logits = reference.logits(retain_batch)
-        return kl_on_targets(ref_logits, model_logits(model, retain_batch), retain_batch["labels"], count)
+        logits = model_logits(model, retain_batch)
+        if every_position:
+            return kl_every_position(ref_logits, logits)
+        return kl_on_targets(ref_logits, logits, retain_batch["labels"], count)
     raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")

@@ -97,3 +97,12 @@ def test_a_missing_or_empty_idk_file_is_one_line_before_any_model_loads(plugins,
     with pytest.raises(DataError) as error:
         resolve_config("unlearn", plugins, benchmark="tofu", method="npo", overrides=[f"data.idk_path={path}"])
     assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_idk_experiment_trains_on_the_idk_forget_set(plugins, template):
+    # the preset names DPO (the dpo plugin's); another method given with it keeps the preset's data
+    cfg = resolve_config("unlearn", plugins, overrides=[*SMALL, "experiment=unlearn/tofu/idk", "trainer=NPO"])
+    assert cfg.benchmark == "tofu" and cfg.get("trainer.name") == "NPO"
+    assert cfg.get("data.forget") == "TOFU_QA_forget_idk" and cfg.get("forget_split") == "forget10"
+    forget, _ = TofuBenchmark().unlearn_data(cfg.values, template)
+    assert [s.extra_names for s in forget] == [("alternate",)] * len(forget)

@@ -108,9 +108,11 @@ class TofuBenchmark(DeclaredBenchmark):
     embedded_model_keys = RECIPE_KEYS
 
     def presets(self) -> dict[str, dict[str, Any]]:
-        """``unlearn/tofu/default``, ``finetune/tofu/default``, ``eval/tofu/default`` and per-split variants."""
+        """``unlearn/tofu/default``, ``unlearn/tofu/idk`` (DPO preferring an "I don't know" answer: the method comes
+        from the ``dpo`` plugin), ``finetune/tofu/default``, ``eval/tofu/default`` and per-split variants."""
         presets: dict[str, dict[str, Any]] = {
             "unlearn/tofu/default": {"trainer": {"name": "NPO"}},
+            "unlearn/tofu/idk": {"trainer": {"name": "DPO"}, "data": {"forget": "TOFU_QA_forget_idk"}},
             "finetune/tofu/default": {"data": {"train": "target"}},
             "finetune/tofu/retain": {"data": {"train": "retain"}},
             "eval/tofu/default": {},
