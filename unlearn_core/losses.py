@@ -86,3 +86,13 @@ def retain_loss(
         ref_logits = reference.logits(retain_batch)
         return kl_on_targets(ref_logits, model_logits(model, retain_batch), retain_batch["labels"], count)
     raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
+
+
+def kl_every_position(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """open-unlearning's retain KL (its ``compute_kl_divergence``), for methods' ``compat=open-unlearning``:
+    ``KL(pi_ref || pi_theta)`` summed over the vocabulary at every position of the batch, prompt and padding
+    included and without the causal shift, averaged over all of them. It depends on the padding, so it is a statistic
+    of the whole batch; ``kl_on_targets`` is the loss over target positions."""
+    ref_log_probs = F.log_softmax(ref_logits.detach().float(), dim=-1)
+    log_probs = F.log_softmax(logits.float(), dim=-1)
+    return F.kl_div(log_probs, ref_log_probs, reduction="none", log_target=True).sum(dim=-1).mean()
