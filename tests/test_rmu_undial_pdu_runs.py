@@ -28,7 +28,10 @@ MUSE_TINY = [
     "data.embedded.base_epochs=1",
     "data.embedded.finetune_epochs=3",
 ]
-TINY = {"tofu": [*TOFU_TINY, "eval.metrics=[forget_Q_A_Prob]"], "muse": [*MUSE_TINY, "eval.metrics=[mia_loss]"]}
+TINY = {
+    "tofu": [*TOFU_TINY, "eval.metrics=[forget_Q_A_Prob]"],
+    "muse": [*MUSE_TINY, "eval.metrics=[forget_verbmem_ROUGE]"],
+}
 STEPS = [
     "trainer.args.per_device_train_batch_size=2",
     "trainer.args.num_train_epochs=2",
@@ -40,8 +43,15 @@ METHODS: dict[str, list[str]] = {
     "undial": [],
     "pdu": ["trainer.method_args.retain_loss_eps=0.05", "trainer.method_args.dual_warmup_epochs=1"],
 }
+KL_EPOCH = [
+    "trainer.method_args.retain_loss_eps=0.01",
+    "trainer.method_args.retain_loss_type=KL",
+    "trainer.method_args.dual_update_upon=epoch",
+    "trainer.method_args.dual_warmup_epochs=0",
+]
+"""PDU's epoch-end dual update on a KL retain loss: a mean over the epoch's batches compared with the reference."""
 LOGGED = {"rmu": {"forget_loss", "retain_loss"}, "undial": {"forget_loss"}, "pdu": {"forget_loss", "retain_loss"}}
-FORGET_METRIC = {"tofu": "forget_Q_A_Prob", "muse": "mia_loss"}
+FORGET_METRIC = {"tofu": "forget_Q_A_Prob", "muse": "forget_verbmem_ROUGE"}
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
@@ -59,6 +69,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, offline_dir: Any) -> dict[tup
                 out = root / f"{bench}-{method}"
                 overrides = [*TINY[bench], *STEPS, *args, f"paths.output_dir={out}"]
                 done[(bench, method)] = run("unlearn", benchmark=bench, method=method, overrides=overrides)
+        overrides = [*TINY["tofu"], *STEPS, *KL_EPOCH, f"paths.output_dir={root / 'tofu-pdu-kl-epoch'}"]
+        done[("tofu", "pdu-kl-epoch")] = run("unlearn", benchmark="tofu", method="pdu", overrides=overrides)
     return done
 
 
@@ -71,21 +83,35 @@ def test_each_method_unlearns_on_the_embedded_benchmark(runs, bench, method):
     assert len(records) >= 4
     for record in records:
         assert LOGGED[method] <= set(record) and all(math.isfinite(record[k]) for k in LOGGED[method])
-    assert result.rows["unlearned"][FORGET_METRIC[bench]] is not None
+    assert math.isfinite(result.rows["unlearned"][FORGET_METRIC[bench]])
     config = json.loads((result.output_dir / "config.json").read_text())
     assert config["trainer"]["name"] == method.upper()
 
 
 @pytest.mark.slow
 def test_the_forget_terms_fall_and_pdus_dual_variable_moves_after_warm_up(runs):
+    """(UNDIAL's term is a cross-entropy whose floor is the entropy of its targets: the tiny MUSE target model barely
+    fits its texts, so its targets are nearly its own distribution and there is nothing to descend there.)"""
     for bench in ("tofu", "muse"):
-        for method in METHODS:
+        for method in [m for m in METHODS if (bench, m) != ("muse", "undial")]:
             records = _records(runs[(bench, method)].output_dir)
-            assert records[-1]["forget_loss"] < records[0]["forget_loss"], (bench, method)
+            first, last = (
+                sum(r["forget_loss"] for r in records if epoch - 1 < r["epoch"] <= epoch) for epoch in (1, 2)
+            )
+            assert last < first, (bench, method, [r["forget_loss"] for r in records])  # the same rows each epoch
         pdu = _records(runs[(bench, "pdu")].output_dir)
         first_epoch = [r for r in pdu if r["epoch"] <= 1.0]
         assert {r["retain_preference"] for r in first_epoch} == {1.0}  # warm-up: alpha
         assert pdu[-1]["retain_preference"] != 1.0
+
+
+@pytest.mark.slow
+def test_pdus_epoch_update_averages_a_kl_retain_loss_over_the_epoch(runs):
+    records = _records(runs[("tofu", "pdu-kl-epoch")].output_dir)
+    first, second = records[:3], records[3:]
+    assert {r["retain_preference"] for r in first} == {1.0}
+    assert len({r["retain_preference"] for r in second}) == 1 and second[0]["retain_preference"] != 1.0
+    assert records[0]["retain_loss"] == 0.0  # KL to the reference: the model starts as it
 
 
 @pytest.mark.slow
@@ -94,7 +120,7 @@ def test_rmu_with_open_unlearnings_layer_on_the_tiny_model_is_refused_in_one_lin
         run("unlearn", benchmark="tofu", method="rmu", overrides=[*TINY["tofu"], "paths.output_dir=o"])
     message = str(refused.value)
     assert "\n" not in message
-    assert r"'model\.layers\.7'" in message and "model.layers.0" in message
+    assert r"'model\.layers\.7'" in message and "module lists: model.layers.0 to model.layers.3" in message
     assert not (tmp_path / "o" / "train_log.jsonl").exists()
 
 
