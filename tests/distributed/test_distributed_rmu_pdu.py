@@ -62,10 +62,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path
     return dirs
 
 
-def _weights(out: Path) -> dict[str, torch.Tensor]:
+def _weights(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    return load_file(out / "model" / "model.safetensors")
+    return load_file(path if path.suffix == ".safetensors" else path / "model" / "model.safetensors")
 
 
 def _state(out: Path) -> dict:
@@ -81,10 +81,12 @@ def _state(out: Path) -> dict:
 def test_zero3_reaches_the_single_process_weights_and_state(runs, method):
     single, zero3 = runs[(method, "single")], runs[(method, "zero3")]
     a, b = _weights(single), _weights(zero3)
-    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
-    start = _weights(Path(json.loads((zero3 / "provenance.json").read_text())["start_model"]))
+    start = _weights(Path(json.loads((zero3 / "provenance.json").read_text())["start_model"]) / "model.safetensors")
     changed = {k for k in start if not torch.equal(start[k], b[k])}
-    assert changed
+    assert max(float((start[k] - b[k]).abs().max()) for k in changed) > 3e-3  # six steps of about lr = 1e-3
+    # Adam normalises each weight's step, so gradients added in another order (two processes) move a weight whose
+    # gradient is tiny (a rare token's embedding) by a slightly different fraction of a step: within a tenth of one
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-4
     facts = json.loads((zero3 / "provenance.json").read_text())
     assert facts["reference_model"] == ("zero3-engine" if method == "rmu" else "none")
     if method == "rmu":

@@ -77,5 +77,6 @@ def test_sigterm_then_resume_ends_bit_identical_with_the_method_state(cached_wor
         assert torch.equal(state["control_vector"], expected["control_vector"])
         assert state["control_vector"].shape == (128,)
     else:
-        assert state == expected and state["epochs_done"] == 8
-        assert state["dual"] != 1.0  # it moved after the warm-up
+        assert state == expected
+        # the last checkpoint follows the last step, before the last epoch's end
+        assert state["epochs_done"] == 7 and state["dual"] != 1.0  # it moved after the warm-up
