@@ -160,6 +160,22 @@ def test_kl_every_position_averages_over_every_position_of_the_batch() -> None:
     assert loss.item() == pytest.approx(expected, rel=1e-5)  # the count is not used
 
 
+def test_kl_every_position_averages_over_prompt_padding_and_last_positions_too() -> None:
+    # open-unlearning's retain KL: no shift, no mask; every one of the 2 x 4 positions counts
+    ref = torch.tensor([[logits_of([0.5, 0.25, 0.25], offset=3.0), logits_of([0.8, 0.1, 0.1])]])
+    theta = torch.tensor([[logits_of([0.25, 0.5, 0.25]), logits_of([0.8, 0.1, 0.1], offset=-2.0)]])
+    expected = (kl([0.5, 0.25, 0.25], [0.25, 0.5, 0.25]) + 0.0) / 2  # (0.5 ln 2 - 0.25 ln 2) / 2
+    assert expected == pytest.approx(0.125 * LN2)
+    assert kl_every_position(ref, theta).item() == pytest.approx(expected, abs=1e-6)
+    ref8, theta8 = kl_logits()
+    # the 4 positions outside the targets: p = softmax(20, -20, 0), q = softmax(-20, 20, 0), equal normalisers, so
+    # KL = sum_v p_v (z_ref_v - z_theta_v) = 40 (p_0 - p_1)
+    norm = 1 + math.exp(-40) + math.exp(-20)
+    wild = 40 * (1 - math.exp(-40)) / norm
+    every = (sum(kl(P_REF[k], P_THETA[k]) for k in P_REF) + 4 * wild) / 8
+    assert kl_every_position(ref8, theta8).item() == pytest.approx(every, rel=1e-4)
+
+
 def test_kl_of_identical_models_is_zero() -> None:
     assert kl_on_targets(LOGITS, LOGITS, LABELS).item() == pytest.approx(0.0, abs=1e-7)
 

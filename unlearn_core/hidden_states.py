@@ -61,10 +61,20 @@ def matching_modules(model: torch.nn.Module, pattern: str) -> dict[str, torch.nn
     compiled = compile_pattern(pattern)
     found = {name: module for name, module in inner.named_modules() if name and compiled.fullmatch(name)}
     if not found:
-        names = [name for name, _ in inner.named_modules() if name]
-        examples = ", ".join(names[:3] + names[len(names) // 2 : len(names) // 2 + 2])
-        raise ConfigError(f"no module of the model is named like '{pattern}' (its modules: {examples}, ...)")
+        raise ConfigError(f"no module of the model is named like '{pattern}' ({_module_summary(inner)})")
     return found
+
+
+def _module_summary(model: torch.nn.Module) -> str:
+    """A few module names and the ranges of the numbered ones (``model.layers.0 to model.layers.3``)."""
+    names = [name for name, _ in model.named_modules() if name]
+    examples = ", ".join(names[:3] + names[len(names) // 2 : len(names) // 2 + 2])
+    lists = [
+        f"{name}.0 to {name}.{len(module) - 1}"
+        for name, module in model.named_modules()
+        if name and isinstance(module, torch.nn.ModuleList) and len(module)
+    ]
+    return f"its modules: {examples}, ..." + (f"; module lists: {', '.join(lists)}" if lists else "")
 
 
 def module_outputs(model: torch.nn.Module, batch: Mapping[str, torch.Tensor], pattern: str) -> ModuleOutputs:

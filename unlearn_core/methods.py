@@ -89,6 +89,8 @@ class EpochEnd(Protocol):
     """Epochs completed so far (1 after the first)."""
     step: int
     """Optimizer steps completed so far."""
+    reference: Reference | None
+    """The reference ``compute_loss`` gets (a retain KL averaged over the epoch compares with it)."""
 
     def mean(self, value: Callable[[torch.nn.Module, UnlearnBatch], torch.Tensor | float]) -> float:
         """Mean of ``value(model, batch)`` over the batches of the epoch just finished on every process (the same

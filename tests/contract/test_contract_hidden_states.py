@@ -77,8 +77,9 @@ def test_gradients_flow_through_module_outputs():
 
 
 def test_a_pattern_matching_no_module_names_it_and_some_module_names():
-    with pytest.raises(ConfigError, match=r"model\\.layers\\.9.*model\.embed_tokens"):
+    with pytest.raises(ConfigError, match=r"model\\.layers\\.9.*model\.embed_tokens") as refused:
         module_outputs(tiny_llama(), batch(), r"model\.layers\.9")
+    assert str(refused.value).endswith("; module lists: model.layers.0 to model.layers.2)")
 
 
 def test_the_frozen_reference_gives_the_starting_models_module_outputs():

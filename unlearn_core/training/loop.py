@@ -340,7 +340,9 @@ class _Loop:
             return
         done = self.state.epoch
         batches = functools.partial(self.batches.epoch, done - 1)
-        self.method.on_epoch_end(EpochAverages(done, self.state.step, self.model, batches, self.accelerator))
+        self.method.on_epoch_end(
+            EpochAverages(done, self.state.step, self.model, batches, self.accelerator, self.reference)
+        )
 
     def _evaluate(self, epoch: float) -> None:
         assert self.evaluate is not None

@@ -15,7 +15,7 @@ from unlearn_core.data import Tokenized
 from unlearn_core.distributed import is_partitioned
 from unlearn_core.errors import ConfigError
 from unlearn_core.hidden_states import compile_pattern, matching_modules
-from unlearn_core.methods import FORGET_FIELD, UnlearnBatch, UnlearningMethod
+from unlearn_core.methods import FORGET_FIELD, Reference, UnlearnBatch, UnlearningMethod
 from unlearn_core.training.batches import to_device
 
 NOT_LOSS_TERMS = ("step", "epoch", "learning_rate", "grad_norm", "skipped")
@@ -156,8 +156,9 @@ class EpochAverages:
         model: torch.nn.Module,
         batches: Callable[[], Iterable[UnlearnBatch]],
         accelerator: Any,
+        reference: Reference | None = None,
     ) -> None:
-        self.epoch, self.step = epoch, step
+        self.epoch, self.step, self.reference = epoch, step, reference
         self._model, self._batches, self._accelerator = model, batches, accelerator
 
     def mean(self, value: Callable[[torch.nn.Module, UnlearnBatch], torch.Tensor | float]) -> float:
