@@ -1,8 +1,9 @@
 """unlearn: machine unlearning for large language models (core package).
 
 The public API: the plugin marker ``hookimpl``, the contracts ``UnlearningMethod`` (with ``Reference``, ``EpochEnd``,
-``module_outputs``, ``BatchTotals``), ``Benchmark``, ``Metric``, ``ModelPreset``, and ``run`` (the Python API behind
-the CLI). Heavy modules load on first use, so importing the package (and ``unlearn --help``) stays fast.
+``module_outputs``, ``BatchTotals``), ``Benchmark``, ``Metric``, ``ModelPreset``, ``Evaluator``, and ``run`` (the
+Python API behind the CLI). Heavy modules load on first use, so importing the package (and ``unlearn --help``) stays
+fast.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ _LAZY = {
     "LazyFunction": "unlearn_core.evaluation.metric",
     "entries": "unlearn_core.entries",
     "ModelPreset": "unlearn_core.models.presets",
+    "Evaluator": "unlearn_core.evaluators",
+    "EvaluatorResult": "unlearn_core.evaluators",
     "NamedDataset": "unlearn_core.toolkit.named",
     "RowStore": "unlearn_core.toolkit.store",
     "Setting": "unlearn_core.toolkit.settings",

@@ -58,3 +58,12 @@ def register_datasets(register: Any) -> None:
 
     Data sources can be referred to by name in ``data.forget=`` / ``data.retain=`` overrides.
     """
+
+
+@hookspec
+def register_evaluators(register: Any) -> None:
+    """Register evaluators that run besides a benchmark's own evaluation: ``register("lm_eval", LMEvalEvaluator())``.
+
+    An evaluator (a ``unlearn_core.Evaluator``) is selected with ``eval=NAME``, takes its settings from the
+    ``eval.<NAME>`` section, and writes its own result files next to the benchmark's.
+    """

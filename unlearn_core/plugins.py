@@ -18,8 +18,12 @@ from unlearn_core.registry import Registry
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 DISABLE_ENV = "UNLEARN_DISABLE_PLUGINS"
-BUILTIN_MODULES = ("unlearn_core.default_plugins.models", "unlearn_core.default_plugins.metrics")
-KINDS = ("benchmarks", "methods", "metrics", "models", "datasets")
+BUILTIN_MODULES = (
+    "unlearn_core.default_plugins.models",
+    "unlearn_core.default_plugins.metrics",
+    "unlearn_core.default_plugins.evaluators",
+)
+KINDS = ("benchmarks", "methods", "metrics", "models", "datasets", "evaluators")
 
 
 @dataclass
@@ -79,6 +83,11 @@ class Plugins:
     def datasets(self) -> Registry[Any]:
         """Registered data sources."""
         return self.registries["datasets"]
+
+    @property
+    def evaluators(self) -> Registry[Any]:
+        """Registered evaluators (``eval=NAME``)."""
+        return self.registries["evaluators"]
 
     def add(self, module: ModuleType | object, info: PluginInfo) -> None:
         """Register one plugin module and collect what it provides; a failure is recorded, not raised."""

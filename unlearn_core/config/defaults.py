@@ -113,6 +113,7 @@ def base_config() -> dict[str, Any]:
                 "include_target": True,
                 "mia_reference": None,
                 "classifier_model": GIBBERISH_CLASSIFIER,
+                "evaluators": [],
             },
             "generation": {"max_new_tokens": 200, "batch_size": 32},
             "retain_logs_path": None,

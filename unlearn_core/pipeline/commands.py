@@ -18,6 +18,7 @@ from unlearn_core.pipeline.embedded import EmbeddedBuilder
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
 from unlearn_core.pipeline.evaluation_plan import plan_evaluation
+from unlearn_core.pipeline.evaluators import run_evaluators
 from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.pipeline.outputs import current_run, save_model_atomic
 from unlearn_core.pipeline.records import RunResult, record_provenance
@@ -164,13 +165,14 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         model, tokenizer = load_model_and_tokenizer(cfg.values, start)
     model.to(get_accelerator("no").device)
     evaluation = plan.evaluate(model, tokenizer, cfg.output_dir)
+    files = {**evaluation.files, **run_evaluators(cfg.values, plugins, model, tokenizer, cfg.output_dir)}
     record_provenance(cfg, plugins, get_accelerator("no"), {"model": start})
     return RunResult(
         cfg.output_dir,
         rows={"evaluated": evaluation.summary},
         columns=plan.bench.table_columns,
         labels=plan.labels,
-        files=evaluation.files,
+        files=files,
         seconds={"eval": evaluation.seconds},
     )
 
@@ -331,6 +333,17 @@ def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
     return evaluate_during
 
 
+def _final_evaluation(
+    cfg: ExperimentConfig, plugins: Plugins, u: _Unlearning, result: Any, tracker: RunTracker
+) -> tuple[Any, dict[str, Path]]:
+    """The unlearned model's evaluation in ``evals/`` (tracked as the final one), then the selected evaluators'."""
+    model = u.accelerator.unwrap_model(result.model)
+    final = u.plan.evaluate(model, u.tokenizer, cfg.output_dir / "evals")
+    tracker.log_eval(final.summary, result.steps, final=True)
+    extra = run_evaluators(cfg.values, plugins, model, u.tokenizer, cfg.output_dir / "evals")
+    return final, {**final.files, **extra}
+
+
 def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | None = None) -> RunResult:
     """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models.
 
@@ -372,8 +385,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path
             raise
         timings["unlearn"] = result.seconds
         _save_final(u.accelerator, result, u.model, u.tokenizer, cfg.output_dir / "model")
-        final = u.plan.evaluate(u.accelerator.unwrap_model(result.model), u.tokenizer, cfg.output_dir / "evals")
-        tracker.log_eval(final.summary, result.steps, final=True)
+        final, files = _final_evaluation(cfg, plugins, u, result, tracker)
     timings["eval"] = final.seconds
     rows["unlearned"] = final.summary
     facts = {
@@ -390,6 +402,6 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path
         rows=rows,
         columns=u.plan.bench.table_columns,
         labels=u.plan.labels,
-        files={"model": cfg.output_dir / "model", **final.files, "log": cfg.output_dir / "train_log.jsonl"},
+        files={"model": cfg.output_dir / "model", **files, "log": cfg.output_dir / "train_log.jsonl"},
         seconds=timings,
     )
