@@ -69,7 +69,7 @@ NONE_DEFAULT_TYPES: dict[str, Any] = {
     "model.template_args.system_prompt_with_special_tokens": "",
     "model.template_args.date_string": "",
     "trainer.args.seed": 0,
-    "trainer.args.eval_steps": 0,
+    "trainer.args.eval_steps": 0.0,
     "trainer.args.save_steps": 0,
     "trainer.args.logging_dir": "",
     "eval.metrics": [],
