@@ -170,7 +170,7 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     return RunResult(
         cfg.output_dir,
         rows={"evaluated": evaluation.summary},
-        columns=plan.bench.table_columns,
+        columns=plan.columns,
         labels=plan.labels,
         files=files,
         seconds={"eval": evaluation.seconds},
@@ -400,7 +400,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path
     return RunResult(
         cfg.output_dir,
         rows=rows,
-        columns=u.plan.bench.table_columns,
+        columns=u.plan.columns,
         labels=u.plan.labels,
         files={"model": cfg.output_dir / "model", **files, "log": cfg.output_dir / "train_log.jsonl"},
         seconds=timings,
