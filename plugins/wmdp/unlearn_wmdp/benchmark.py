@@ -11,7 +11,7 @@ from typing import Any
 
 from unlearn_core import DeclaredBenchmark, EmbeddedRecipe, EvalSet, MetricEntry, Setting, entries
 from unlearn_core.data import Tokenized
-from unlearn_core.errors import ConfigError, UnknownNameError
+from unlearn_core.errors import ConfigError, DataError, UnknownNameError
 from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.suggest import unknown_message
 from unlearn_core.token_rules import PromptTemplate
@@ -57,6 +57,14 @@ class WmdpBenchmark(DeclaredBenchmark):
     def columns(self, cfg: dict[str, Any]) -> list[str]:
         """WMDP accuracy of the run's data split, and MMLU accuracy."""
         return [f"wmdp_{cfg['data_split']}", "mmlu"]
+
+    def validate_config(self, cfg: dict[str, Any]) -> None:
+        """The toolkit's checks; a missing or unreadable file of a directory source is a configuration error
+        (exit code 2): ``data.source`` names a directory without what ``data_split`` needs."""
+        try:
+            super().validate_config(cfg)
+        except DataError as exc:
+            raise ConfigError(str(exc)) from None
 
     def check_settings(self, cfg: dict[str, Any]) -> None:
         """``data_split`` (any case), a known data source, and the embedded generator's arguments."""

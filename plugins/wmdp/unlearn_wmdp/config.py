@@ -36,19 +36,19 @@ EMBEDDED_FINETUNE_ARGS: dict[str, Any] = {
     "learning_rate": 3e-3,
     "lr_scheduler_type": "linear",
     "warmup_epochs": 1.0,
-    "num_train_epochs": 40,
+    "num_train_epochs": 24,
     "max_steps": -1,
     "weight_decay": 0.0,
     "bf16": False,
     "optim": "adamw_torch",
 }
-EMBEDDED_BASE_ARGS: dict[str, Any] = {**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": 40}
+EMBEDDED_BASE_ARGS: dict[str, Any] = {**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": 24}
 EMBEDDED_UNLEARN_ARGS: dict[str, Any] = {
     "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1,
     "learning_rate": 1e-3,
     "lr_scheduler_type": "constant",
-    "num_train_epochs": 10,
+    "num_train_epochs": 5,
     "max_steps": -1,
     "warmup_epochs": 0.0,
     "weight_decay": 0.0,
