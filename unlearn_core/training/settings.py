@@ -83,9 +83,10 @@ def _check_eval_steps(args: dict[str, Any]) -> None:
     steps = args.get("eval_steps")
     if steps is None:
         return
-    if isinstance(steps, float) and steps.is_integer() and steps >= 1:
+    number = isinstance(steps, (int, float)) and not isinstance(steps, bool)
+    if number and float(steps).is_integer() and steps >= 1:
         args["eval_steps"] = int(steps)
-    elif isinstance(steps, bool) or not isinstance(steps, (int, float)) or not (steps >= 1 or 0 < steps < 1):
+    elif not (number and 0 < steps < 1):
         raise ConfigError(
             f"'trainer.args.eval_steps' must be a number of steps (>= 1) or a share of the run's steps (0 < x < 1), "
             f"got {steps!r}"
