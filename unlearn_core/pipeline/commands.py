@@ -345,11 +345,8 @@ def _final_evaluation(
 
 
 def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | None = None) -> RunResult:
-    """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models.
-
-    ``shared_target`` is a directory where runs that start from the same target model (a sweep) find its evaluation
-    instead of repeating it.
-    """
+    """Unlearn the forget data from the target model, evaluate it and compare with the target and retain models;
+    runs that start from the same target model (a sweep) find its evaluation in ``shared_target``."""
     from unlearn_core.training.loop import train
 
     run = current_run(cfg.output_dir)
