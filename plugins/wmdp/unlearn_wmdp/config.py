@@ -36,13 +36,13 @@ EMBEDDED_FINETUNE_ARGS: dict[str, Any] = {
     "learning_rate": 3e-3,
     "lr_scheduler_type": "linear",
     "warmup_epochs": 1.0,
-    "num_train_epochs": 24,
+    "num_train_epochs": 40,
     "max_steps": -1,
     "weight_decay": 0.0,
     "bf16": False,
     "optim": "adamw_torch",
 }
-EMBEDDED_BASE_ARGS: dict[str, Any] = {**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": 24}
+EMBEDDED_BASE_ARGS: dict[str, Any] = {**EMBEDDED_FINETUNE_ARGS, "num_train_epochs": 40}
 EMBEDDED_UNLEARN_ARGS: dict[str, Any] = {
     "per_device_train_batch_size": 8,
     "gradient_accumulation_steps": 1,
