@@ -107,9 +107,9 @@ def resolve_config(
             if key not in explicit:
                 assign(cfg, key, value)
     _check_choices(cfg, method_cls)
-    evaluators.select(cfg, plugins, groups.get("eval"), rest)
     check_dataset_names(cfg, plugins.datasets)
     bench.validate_config(cfg)
+    evaluators.select(cfg, plugins, groups.get("eval"), rest)  # after the benchmark's settings are filled in
     _fill_derived(cfg, bench.settings)
     return ExperimentConfig(cfg)
 
