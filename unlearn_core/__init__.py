@@ -2,8 +2,8 @@
 
 The public API: the plugin marker ``hookimpl``, the contracts ``UnlearningMethod`` (with ``Reference``, ``EpochEnd``,
 ``module_outputs``, ``BatchTotals``), ``Benchmark``, ``Metric``, ``ModelPreset``, ``Attack`` (with ``AttackContext``,
-``AttackOutput``), and ``run`` (the Python API behind the CLI). Heavy modules load on first use, so importing the
-package (and ``unlearn --help``) stays fast.
+``AttackOutput``), ``Evaluator``, and ``run`` (the Python API behind the CLI). Heavy modules load on first use, so
+importing the package (and ``unlearn --help``) stays fast.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ _LAZY = {
     "AttackContext": "unlearn_core.attacks.contract",
     "AttackOutput": "unlearn_core.attacks.contract",
     "ModelPreset": "unlearn_core.models.presets",
+    "Evaluator": "unlearn_core.evaluators",
+    "EvaluatorResult": "unlearn_core.evaluators",
     "NamedDataset": "unlearn_core.toolkit.named",
     "RowStore": "unlearn_core.toolkit.store",
     "Setting": "unlearn_core.toolkit.settings",

@@ -81,6 +81,10 @@ class Benchmark(ABC):
         """Dotted keys set for the embedded tiny model where the user did not set them (its own protocol)."""
         return {}
 
+    def columns(self, cfg: dict[str, Any]) -> list[str]:
+        """The summary keys the final table shows for this configuration (by default ``table_columns``)."""
+        return list(self.table_columns)
+
     def presets(self) -> dict[str, dict[str, Any]]:
         """Experiment presets by name (``unlearn/tofu/default``): configuration fragments."""
         return {}

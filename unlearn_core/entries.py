@@ -4,10 +4,12 @@ from unlearn_core import entries
 entries.probability("forget_Q_A_Prob", "forget")
 entries.rouge("forget_Q_A_ROUGE", "forget", target="answer", rouge_type="rougeL_recall")
 *entries.mia_attacks("forget", "holdout", field="answer")
+entries.multiple_choice("mmlu", "mmlu", choices="choice_labels")
 """
 
 from __future__ import annotations
 
+from unlearn_core.evaluation.builtin.choice import entry as multiple_choice
 from unlearn_core.evaluation.builtin.classifier import entry as classifier_prob
 from unlearn_core.evaluation.builtin.derived import forget_quality_entry as forget_quality
 from unlearn_core.evaluation.builtin.derived import harmonic_mean_entry as harmonic_mean
@@ -27,6 +29,7 @@ __all__ = [
     "forget_quality",
     "harmonic_mean",
     "mia_attacks",
+    "multiple_choice",
     "privleak",
     "probability",
     "probability_normalised",

@@ -68,3 +68,12 @@ def register_attacks(register: Any) -> None:
     attacked model (finetuned, quantized...) that the benchmark's evaluation then scores (``unlearn attack NAME
     RUN_DIR``, ``unlearn run ... attacks=[NAME]``).
     """
+
+
+@hookspec
+def register_evaluators(register: Any) -> None:
+    """Register evaluators that run besides a benchmark's own evaluation: ``register("lm_eval", LMEvalEvaluator())``.
+
+    An evaluator (a ``unlearn_core.Evaluator``) is selected with ``eval=NAME``, takes its settings from the
+    ``eval.<NAME>`` section, and writes its own result files next to the benchmark's.
+    """

@@ -108,4 +108,3 @@ def retain_loss(
             return kl_every_position(ref_logits, logits)
         return kl_on_targets(ref_logits, logits, retain_batch["labels"], count)
     raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
-

@@ -22,8 +22,9 @@ BUILTIN_MODULES = (
     "unlearn_core.default_plugins.models",
     "unlearn_core.default_plugins.metrics",
     "unlearn_core.default_plugins.attacks",
+    "unlearn_core.default_plugins.evaluators",
 )
-KINDS = ("benchmarks", "methods", "metrics", "models", "datasets", "attacks")
+KINDS = ("benchmarks", "methods", "metrics", "models", "datasets", "attacks", "evaluators")
 
 
 @dataclass
@@ -88,6 +89,11 @@ class Plugins:
     def attacks(self) -> Registry[Any]:
         """Registered robustness attacks."""
         return self.registries["attacks"]
+
+    @property
+    def evaluators(self) -> Registry[Any]:
+        """Registered evaluators (``eval=NAME``)."""
+        return self.registries["evaluators"]
 
     def add(self, module: ModuleType | object, info: PluginInfo) -> None:
         """Register one plugin module and collect what it provides; a failure is recorded, not raised."""

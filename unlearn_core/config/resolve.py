@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from unlearn_core.config import evaluators
 from unlearn_core.config.defaults import CHOICES, MODES, NONE_DEFAULT_TYPES, OPEN_SECTIONS, base_config
 from unlearn_core.config.overrides import Override, parse_overrides
 from unlearn_core.config.validate import assign, check_choice, coerce, lookup, unknown_key_message
@@ -99,7 +100,7 @@ def resolve_config(
     cfg = _layered(plugins, mode, bench, preset, groups)
     method_cls = _method(plugins, mode, method, groups, cfg)
     _refuse_foreign_settings(plugins, bench, rest)
-    _apply_overrides(cfg, rest, method_cls)
+    _apply_overrides(cfg, rest, method_cls, evaluators.open_keys(plugins))
     if uses_embedded_model(cfg):
         explicit = {o.key for o in rest}
         protocol = {**bench.embedded_defaults(mode)}
@@ -111,6 +112,7 @@ def resolve_config(
     _check_choices(cfg, method_cls)
     check_dataset_names(cfg, plugins.datasets)
     bench.validate_config(cfg)
+    evaluators.select(cfg, plugins, groups.get("eval"), rest)  # after the benchmark's settings are filled in
     _fill_derived(cfg, bench.settings)
     return ExperimentConfig(cfg)
 
@@ -126,7 +128,10 @@ def _split_overrides(parsed: list[Override]) -> tuple[dict[str, Any], list[Overr
 
 def _benchmark(plugins: Plugins, mode: str, given: str | None, groups: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The benchmark (``--benchmark``, ``benchmark=``, ``eval=`` or the experiment's) and the experiment preset."""
-    name = given or groups.get("benchmark") or (groups.get("eval") if mode == "eval" else None)
+    by_eval = (
+        groups.get("eval") if mode == "eval" and not evaluators.is_evaluator(plugins, groups.get("eval")) else None
+    )
+    name = given or groups.get("benchmark") or by_eval
     preset: dict[str, Any] = {}
     if groups.get("experiment"):
         name, preset = _find_experiment(plugins, groups["experiment"], name)
@@ -141,10 +146,11 @@ def _layered(plugins: Plugins, mode: str, bench: Any, preset: dict[str, Any], gr
     cfg = base_config()
     cfg.update(mode=mode, benchmark=bench.name, experiment=groups.get("experiment"))
     cfg.update({key: setting.default for key, setting in bench.settings.items()})
+    evaluators.add_sections(cfg, plugins)
     _merge(cfg, bench.config_defaults(mode))
     _merge(cfg, preset)
-    if "eval" in groups:
-        cfg["eval"]["benchmark"] = plugins.benchmarks.canonical(groups["eval"])
+    if "eval" in groups and not evaluators.is_evaluator(plugins, groups["eval"]):
+        cfg["eval"]["benchmark"] = evaluators.eval_benchmark(plugins, groups["eval"])
     cfg["eval"]["benchmark"] = cfg["eval"]["benchmark"] or bench.name
     # the model preset (the embedded tiny model's unless model= names another) brings its template
     model_cfg = _merge(base_config()["model"], plugins.models.get(groups.get("model") or cfg["model"]["name"]).config())
@@ -189,7 +195,9 @@ def _refuse_foreign_settings(plugins: Plugins, bench: Any, overrides: list[Overr
             )
 
 
-def _apply_overrides(cfg: dict[str, Any], overrides: list[Override], method_cls: Any) -> None:
+def _apply_overrides(
+    cfg: dict[str, Any], overrides: list[Override], method_cls: Any, open_sections: tuple[str, ...] = ()
+) -> None:
     for o in overrides:
         if o.key.startswith("trainer.method_args."):
             arg = o.key.removeprefix("trainer.method_args.")
@@ -202,7 +210,7 @@ def _apply_overrides(cfg: dict[str, Any], overrides: list[Override], method_cls:
                 )
             cfg["trainer"]["method_args"][arg] = coerce(o.key, defaults[arg], o.value)
             continue
-        if any(o.key.startswith(section + ".") for section in OPEN_SECTIONS):
+        if any(o.key.startswith(section + ".") for section in (*OPEN_SECTIONS, *open_sections)):
             assign(cfg, o.key, o.value)
             continue
         found, current = lookup(cfg, o.key)

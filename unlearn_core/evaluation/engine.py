@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from unlearn_core.choice_tokens import context_length
 from unlearn_core.errors import ConfigError, RetainLogsError
 from unlearn_core.evaluation import decoding, lockstep, needs, scoring, sharding
 from unlearn_core.evaluation.metric import Generate, Score
@@ -68,7 +69,7 @@ class EvaluationEngine:
         """Split scoring and decoding across the processes of a multi-process run (all of them call the engine)."""
         self.partial = partial
         self.use_drafts = use_drafts
-        self.tokens = EvalTokens(tokenizer, template)
+        self.tokens = EvalTokens(tokenizer, template, context_length(model, tokenizer))
         self.plan = needs.Plan()
         self._stats: dict[tuple[str, str, bool], list[Any]] = {}
         self._generations: dict[tuple[Any, ...], list[str]] = {}

@@ -14,13 +14,15 @@ class EvalDataset:
     ``kind="qa"`` formats ``question_field`` with the model's template (answers are scored after it);
     ``kind="text"`` scores a field as a completion of ``question_field`` without a template (verbatim
     memorisation; ``insert_space`` puts a space between the two), or, when the scored field is ``question_field``
-    itself, as a whole document after BOS (membership attacks on documents).
+    itself, as a whole document after BOS (membership attacks on documents); ``kind="choice"`` scores each string of
+    a list field as a continuation of the ``question_field`` text by lm-evaluation-harness's token rule
+    (``choice_tokens``; ``insert_space``: the harness's target delimiter, a space before each choice).
     """
 
     name: str
     rows: list[dict[str, Any]]
     question_field: str = "question"
-    kind: Literal["qa", "text"] = "qa"
+    kind: Literal["qa", "text", "choice"] = "qa"
     few_shot: list[tuple[str, str]] = field(default_factory=list)
     insert_space: bool = False
 

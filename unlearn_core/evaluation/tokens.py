@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from unlearn_core.choice_tokens import choice_sequences, context_ids
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
 from unlearn_core.evaluation.suite import EvalDataset
@@ -19,12 +20,14 @@ class EvalTokens:
 
     A QA row is scored as the reference scores it (one joint tokenisation of prompt and answer, targets after the
     prompt's own token count) and generated from the prompt's own ids; a text row is a completion of its
-    ``question_field`` (the data set's prefix; none when the scored field is the prefix field itself).
+    ``question_field`` (the data set's prefix; none when the scored field is the prefix field itself); a choice row
+    scores each choice after its context as lm-evaluation-harness does, cut to ``context_limit`` tokens.
     """
 
-    def __init__(self, tokenizer: Any, template: PromptTemplate) -> None:
+    def __init__(self, tokenizer: Any, template: PromptTemplate, context_limit: int | None = None) -> None:
         self.tokenizer = tokenizer
         self.template = template
+        self.context_limit = context_limit
         self._prompts: dict[tuple[str, str], list[Prompt]] = {}
         self._sequences: dict[tuple[str, str, str], list[list[Tokenized]]] = {}
 
@@ -44,6 +47,8 @@ class EvalTokens:
             values = self._field(ds, question)
             if ds.kind == "text":
                 ids = self.template.prefix_ids_many(values)
+            elif ds.kind == "choice":
+                ids = context_ids(self.tokenizer, values)
             else:
                 ids = self.template.prompt_ids_many(values, ds.few_shot)
             self._prompts[key] = [tuple(p) for p in ids]
@@ -56,7 +61,13 @@ class EvalTokens:
         if key not in self._sequences:
             answers = [a if isinstance(a, list) else [a] for a in self._field(ds, field)]
             flat = [(i, a) for i, row in enumerate(answers) for a in row]
-            if ds.kind == "text":
+            if ds.kind == "choice":
+                contexts = self._field(ds, question)
+                delimiter = " " if ds.insert_space else ""
+                done = choice_sequences(
+                    self.tokenizer, [contexts[i] for i, _ in flat], [delimiter + a for _, a in flat], self.context_limit
+                )
+            elif ds.kind == "text":
                 own = field == question  # the prefix field scored itself: a whole document after BOS
                 prefixes = [""] * len(flat) if own else [self._field(ds, question)[i] for i, _ in flat]
                 done = self.template.completion_many(prefixes, [a for _, a in flat], insert_space=ds.insert_space)

@@ -18,6 +18,7 @@ from unlearn_core.pipeline.embedded import EmbeddedBuilder
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
 from unlearn_core.pipeline.evaluation_plan import plan_evaluation
+from unlearn_core.pipeline.evaluators import run_evaluators
 from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.pipeline.outputs import current_run, save_model_atomic
 from unlearn_core.pipeline.records import RunResult, record_provenance
@@ -164,13 +165,14 @@ def eval_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         model, tokenizer = load_model_and_tokenizer(cfg.values, start)
     model.to(get_accelerator("no").device)
     evaluation = plan.evaluate(model, tokenizer, cfg.output_dir)
+    files = {**evaluation.files, **run_evaluators(cfg.values, plugins, model, tokenizer, cfg.output_dir)}
     record_provenance(cfg, plugins, get_accelerator("no"), {"model": start})
     return RunResult(
         cfg.output_dir,
         rows={"evaluated": evaluation.summary},
-        columns=plan.bench.table_columns,
+        columns=plan.columns,
         labels=plan.labels,
-        files=evaluation.files,
+        files=files,
         seconds={"eval": evaluation.seconds},
     )
 
@@ -331,10 +333,22 @@ def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
     return evaluate_during
 
 
+def _final_evaluation(
+    cfg: ExperimentConfig, plugins: Plugins, u: _Unlearning, result: Any, tracker: RunTracker
+) -> tuple[Any, dict[str, Path]]:
+    """The unlearned model's evaluation in ``evals/`` (tracked as the final one), then the selected evaluators'."""
+    model = u.accelerator.unwrap_model(result.model)
+    final = u.plan.evaluate(model, u.tokenizer, cfg.output_dir / "evals")
+    tracker.log_eval(final.summary, result.steps, final=True)
+    extra = run_evaluators(cfg.values, plugins, model, u.tokenizer, cfg.output_dir / "evals")
+    return final, {**final.files, **extra}
+
+
 def _train_and_evaluate(
     cfg: ExperimentConfig, plugins: Plugins, u: _Unlearning, inputs: tuple[Any, Any, Any], resume: bool, latest: Any
-) -> tuple[Any, Any]:
-    """Train (a failure is recorded), save the model and evaluate it; the training result and the evaluation."""
+) -> tuple[Any, Any, dict[str, Path]]:
+    """Train (a failure is recorded), save the model and evaluate it: the training result, the evaluation and the
+    result files (the benchmark's and the selected evaluators')."""
     from unlearn_core.training.loop import train
 
     reference, batches, checkpoints = inputs
@@ -358,9 +372,8 @@ def _train_and_evaluate(
             _record_failure(cfg, plugins, u.accelerator, exc)
             raise
         _save_final(u.accelerator, result, u.model, u.tokenizer, cfg.output_dir / "model")
-        final = u.plan.evaluate(u.accelerator.unwrap_model(result.model), u.tokenizer, cfg.output_dir / "evals")
-        tracker.log_eval(final.summary, result.steps, final=True)
-    return result, final
+        final, files = _final_evaluation(cfg, plugins, u, result, tracker)
+    return result, final, files
 
 
 def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path | None = None) -> RunResult:
@@ -381,7 +394,9 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path
     _note_resume(cfg, plugins, u.accelerator, run.resume)
     reference, batches = _training_inputs(cfg, u, latest)
     try:
-        result, final = _train_and_evaluate(cfg, plugins, u, (reference, batches, checkpoints), run.resume, latest)
+        result, final, files = _train_and_evaluate(
+            cfg, plugins, u, (reference, batches, checkpoints), run.resume, latest
+        )
     finally:
         u.accelerator.free_memory()  # the next run of a sweep prepares its own model (DeepSpeed: its own engine)
     timings["unlearn"] = result.seconds
@@ -399,8 +414,8 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path
     return RunResult(
         cfg.output_dir,
         rows=rows,
-        columns=u.plan.bench.table_columns,
+        columns=u.plan.columns,
         labels=u.plan.labels,
-        files={"model": cfg.output_dir / "model", **final.files, "log": cfg.output_dir / "train_log.jsonl"},
+        files={"model": cfg.output_dir / "model", **files, "log": cfg.output_dir / "train_log.jsonl"},
         seconds=timings,
     )

@@ -56,7 +56,12 @@ class EvaluationPlan:
     @property
     def labels(self) -> dict[str, str]:
         """Column labels of the summary table (an entry's alias when it has one)."""
-        return {key: self.suite.label(key) for key in self.bench.table_columns}
+        return {key: self.suite.label(key) for key in self.columns}
+
+    @property
+    def columns(self) -> list[str]:
+        """The summary keys of the final table."""
+        return self.bench.columns(self.cfg.values)
 
     def logs(self, path: Path) -> dict[str, Any]:
         """Read a cached ``<BENCH>_EVAL.json`` of this setting (checked against the manifest)."""

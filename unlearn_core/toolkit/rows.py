@@ -7,7 +7,8 @@ from typing import Any
 from unlearn_core.errors import DataError
 
 Fields = dict[str, type]
-"""Field name -> ``str`` or ``list`` (a non-empty list of strings)."""
+"""Field name -> ``str``, ``list`` (a non-empty list of strings) or ``int`` (a non-negative integer, such as the index
+of a multiple-choice answer)."""
 
 
 def validate_row(row: Any, fields: Fields, where: str) -> None:
@@ -24,5 +25,8 @@ def validate_row(row: Any, fields: Fields, where: str) -> None:
                 raise DataError(f"{where}: field '{name}' must be a list of strings")
             if not value:
                 raise DataError(f"{where}: field '{name}' must not be empty")
+        elif kind is int:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise DataError(f"{where}: field '{name}' must be a non-negative integer, got {value!r}")
         elif not isinstance(value, str):
             raise DataError(f"{where}: field '{name}' must be a string, got {type(value).__name__}")

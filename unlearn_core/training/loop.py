@@ -35,7 +35,7 @@ from unlearn_core.training.nonfinite import skip_or_stop
 from unlearn_core.training.normalizing import StepNormalizer
 from unlearn_core.training.optim import build_optimizer, build_scheduler, warmup_steps
 from unlearn_core.training.runlog import JsonlLog
-from unlearn_core.training.settings import BestTracker
+from unlearn_core.training.settings import BestTracker, eval_interval
 from unlearn_core.training.signals import StopRequest, TrainingInterrupted
 from unlearn_core.training.tracking import RunTracker
 
@@ -124,6 +124,7 @@ class _Loop:
         epochs = args["num_train_epochs"]
         self.total = args["max_steps"] if args["max_steps"] > 0 else math.ceil(steps_per_epoch * epochs)
         self.layout = Layout(self.total, self.n_micro, self.accum, accelerator.num_processes)
+        self.eval_every = eval_interval(args.get("eval_steps"), self.total)
         self.frozen = FrozenParameters(model, method)  # before the optimizer and Accelerate/DeepSpeed see them
         optimizer = build_optimizer(model, args)
         # The scheduler is stepped here once per optimizer step: Accelerate's wrapper would step it once per process.
@@ -327,7 +328,7 @@ class _Loop:
             self.tracker.log_train(record)
         self.bar.note(loss=f"{record['loss']:.4f}", epoch=f"{record['epoch']:.2f}")
         self.bar.update(1)
-        if self.evaluate and self.args["eval_strategy"] == "steps" and state.step % self.args["eval_steps"] == 0:
+        if self.evaluate and self.args["eval_strategy"] == "steps" and state.step % self.eval_every == 0:
             self._evaluate(record["epoch"])
         if self.checkpoints is not None and self.checkpoints.due_after_step(state.step):
             self._save()

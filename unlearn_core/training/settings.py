@@ -18,6 +18,7 @@ def check_training_args(args: dict[str, Any], mode: str) -> None:
     from unlearn_core.training.tracking import tracker_names
 
     tracker_names(args.get("report_to"))
+    _check_eval_steps(args)
     if args.get("save_strategy") == "steps" and not (_is_int(args.get("save_steps")) and args["save_steps"] >= 1):
         raise ConfigError("'trainer.args.save_strategy=steps' needs 'trainer.args.save_steps=N' (N >= 1)")
     limit = args.get("save_total_limit")
@@ -75,3 +76,27 @@ class BestTracker:
                 return False
         self.best = {"metric": self.metric, "value": float(value), "step": step}
         return True
+
+
+def _check_eval_steps(args: dict[str, Any]) -> None:
+    """``eval_steps``: a number of steps (N >= 1) or, as in HF Trainer, a share of the run's steps (0 < x < 1)."""
+    steps = args.get("eval_steps")
+    if steps is None:
+        return
+    number = isinstance(steps, (int, float)) and not isinstance(steps, bool)
+    if number and float(steps).is_integer() and steps >= 1:
+        args["eval_steps"] = int(steps)
+    elif not (number and 0 < steps < 1):
+        raise ConfigError(
+            f"'trainer.args.eval_steps' must be a number of steps (>= 1) or a share of the run's steps (0 < x < 1), "
+            f"got {steps!r}"
+        )
+
+
+def eval_interval(eval_steps: Any, total_steps: int) -> int:
+    """Steps between evaluations: ``eval_steps``, or a share of ``total_steps`` rounded up (HF Trainer's rule)."""
+    if eval_steps is None:
+        return 1
+    if isinstance(eval_steps, float) and eval_steps < 1:
+        return max(1, math.ceil(eval_steps * total_steps))
+    return int(eval_steps)

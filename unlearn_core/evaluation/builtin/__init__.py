@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from unlearn_core.evaluation.builtin import classifier, derived, memorization, mia, probability, rouge, truth_ratio
+from unlearn_core.evaluation.builtin import (
+    choice,
+    classifier,
+    derived,
+    memorization,
+    mia,
+    probability,
+    rouge,
+    truth_ratio,
+)
 from unlearn_core.evaluation.metric import Metric
 
 BUILTIN_METRICS: list[Metric] = [
@@ -17,4 +26,5 @@ BUILTIN_METRICS: list[Metric] = [
     memorization.EXACT_MEMORIZATION,
     *mia.METRICS,
     classifier.METRIC,
+    choice.METRIC,
 ]
