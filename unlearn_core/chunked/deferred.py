@@ -10,9 +10,10 @@ gather, and processes with different sequence lengths would make different numbe
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -115,6 +116,22 @@ def deferred_from(hidden: torch.Tensor, head: torch.nn.Module, vocab_size: int) 
     return DeferredLogits(hidden, head, vocab_size, head.weight if plain else None, head.bias if plain else None)
 
 
+@contextlib.contextmanager
+def final_hidden_states(decoder: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Inside, each forward of ``decoder`` appends its final hidden states ``[B, T, H]`` to the yielded list."""
+    captured: list[torch.Tensor] = []
+
+    def keep(module: torch.nn.Module, inputs: Any, output: Any) -> None:
+        hidden = getattr(output, "last_hidden_state", None)
+        captured.append(hidden if hidden is not None else output[0])
+
+    handle = decoder.register_forward_hook(keep)
+    try:
+        yield captured
+    finally:
+        handle.remove()
+
+
 def model_output(
     model: torch.nn.Module, batch: Mapping[str, torch.Tensor], **kwargs: Any
 ) -> torch.Tensor | DeferredLogits:
@@ -125,15 +142,6 @@ def model_output(
     if found is None:
         return model(**call).logits
     decoder, head, vocab = found
-    captured: list[torch.Tensor] = []
-
-    def keep(module: torch.nn.Module, inputs: Any, output: Any) -> None:
-        hidden = getattr(output, "last_hidden_state", None)
-        captured.append(hidden if hidden is not None else output[0])
-
-    handle = decoder.register_forward_hook(keep)
-    try:
+    with final_hidden_states(decoder) as captured:
         model(**call, logits_to_keep=1)
-    finally:
-        handle.remove()
     return deferred_from(captured[-1], head, vocab)
