@@ -9,7 +9,7 @@ import torch
 
 from unlearn_core.data import Tokenized, collate
 from unlearn_core.hidden_states import ModuleOutputs, module_outputs
-from unlearn_core.losses import model_logits, sequence_nll
+from unlearn_core.losses import Scores, model_logits, model_output, sequence_nll
 from unlearn_core.methods import FORGET_FIELD
 
 CachedLogprobs = dict[str, dict[int, float]]
@@ -92,6 +92,11 @@ class FrozenReference:
         with torch.no_grad():
             return model_logits(self._frozen(), batch)
 
+    def output(self, batch: dict[str, torch.Tensor]) -> Scores:
+        """The frozen starting model's hidden states and head (``DeferredLogits``) or logits (no gradient)."""
+        with torch.no_grad():
+            return model_output(self._frozen(), batch)
+
     def module_outputs(self, batch: dict[str, torch.Tensor], pattern: str) -> ModuleOutputs:
         """Outputs of the frozen starting model's modules named like ``pattern`` (no gradient)."""
         with torch.no_grad():
@@ -117,7 +122,7 @@ def sequence_logprobs(
     with torch.no_grad():
         for start in range(0, len(samples), batch_size):
             batch = {k: v.to(device) for k, v in collate(samples[start : start + batch_size], pad_id).items()}
-            nll, _ = sequence_nll(model_logits(scorer, batch), batch["labels"])
+            nll, _ = sequence_nll(model_output(scorer, batch), batch["labels"])
             values.update(zip(batch["index"].tolist(), (-nll).tolist()))
     scorer.train(was_training)
     return values
