@@ -84,19 +84,12 @@ def _takes_logits_to_keep(model_type: type) -> bool:
         return False
 
 
-def causal_lm(model: torch.nn.Module) -> torch.nn.Module:
-    """The HF causal LM inside DDP/DeepSpeed wrappers and a PEFT model."""
-    inner = unwrap(model)
-    base = getattr(inner, "get_base_model", None)
-    return base() if callable(base) else inner
-
-
 def head_of(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module, int] | None:
     """``(decoder, output head, vocabulary size)`` of a model whose forward can stop before its head; None when it
     cannot."""
     from unlearn_core.distributed import is_partitioned
 
-    lm = causal_lm(model)
+    lm = unwrap(model)
     config = getattr(lm, "config", None)
     if is_partitioned(lm) or getattr(config, "final_logit_softcapping", None) or not _takes_logits_to_keep(type(lm)):
         return None
