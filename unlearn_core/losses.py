@@ -87,8 +87,21 @@ def sequence_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, to
 def mean_token_nll(logits: Scores, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
     """Mean cross-entropy over every target token of the batch (HF causal-LM loss with ``ignore_index=-100``), or
     its sum divided by ``count``."""
+    total, mask = _nll_total(logits, labels)
+    return total / mask.sum() if count is None else share(total, count)
+
+
+def _nll_total(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed NLL of the targets (a fused CUDA kernel's when one applies) and the target mask."""
+    if isinstance(logits, DeferredLogits):
+        from unlearn_core.chunked.kernels import fused_nll_sum
+
+        rows, targets, mask = target_rows(logits, labels)
+        fused = fused_nll_sum(rows, targets)
+        if fused is not None:
+            return fused, mask
     nll, mask = _token_nll(logits, labels)
-    return nll.sum() / mask.sum() if count is None else share(nll.sum(), count)
+    return nll.sum(), mask
 
 
 def kl_on_targets(ref_logits: Scores, logits: Scores, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
