@@ -147,6 +147,8 @@ def _with_lora(cfg: ExperimentConfig, model: Any, method: Any) -> Any:
         raise ConfigError(f"method '{method.name}' chooses the parameters it trains, so it cannot train LoRA adapters")
     from unlearn_core.models.lora import with_adapters
 
+    args = cfg.get("trainer.args")
+    seed_everything(args["seed"], bool(args.get("full_determinism")))  # the same initial adapters on any world size
     return with_adapters(model, cfg.get("peft"))
 
 
