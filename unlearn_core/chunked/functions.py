@@ -85,7 +85,8 @@ class _LinearRows(torch.autograd.Function):
             out[part] = term.value(F.linear(rows[part], weight, bias).float(), part)
         ctx.save_for_backward(rows, weight, bias)
         ctx.term, ctx.size = term, size
-        ctx.autocast = (rows.device.type, torch.is_autocast_enabled(rows.device.type))
+        device_type = rows.device.type
+        ctx.autocast = (device_type, torch.is_autocast_enabled(device_type), torch.get_autocast_dtype(device_type))
         return out
 
     @staticmethod
@@ -95,8 +96,8 @@ class _LinearRows(torch.autograd.Function):
         grad_rows = torch.empty_like(rows) if need_rows else None
         grad_weight = torch.zeros_like(weight, dtype=torch.float32) if need_weight else None
         grad_bias = torch.zeros_like(bias, dtype=torch.float32) if need_bias else None
-        device_type, autocast = ctx.autocast
-        with torch.autocast(device_type, enabled=autocast):
+        device_type, autocast, dtype = ctx.autocast
+        with torch.autocast(device_type, dtype=dtype, enabled=autocast):  # the forward's precision
             for part in _parts(rows.shape[0], ctx.size):
                 z = F.linear(rows[part], weight, bias).float()
                 grad_z = ctx.term.grad(z, part, upstream[part].float()).to(rows.dtype)

@@ -8,8 +8,8 @@
 
 Both need a plain linear head on a CUDA device and half-precision rows (the libraries' own kernels); anywhere else,
 and with ``UNLEARN_FUSED_KERNELS=0``, these return None and the chunked path of ``functions`` runs. The chunked path
-is the reference their results are tested against (``tests/gpu``); this machine has no GPU, so that test runs only
-where one is present.
+is the reference their results are tested against (``tests/test_fused_kernels.py``, which runs only where CUDA and one
+of the libraries are present; it has not run on the machines this was written on, which have no GPU).
 """
 
 from __future__ import annotations
