@@ -20,8 +20,9 @@ from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_f
 from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
 from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.models import load_model_and_tokenizer
-from unlearn_core.pipeline.outputs import current_run, save_model_atomic
+from unlearn_core.pipeline.outputs import current_run
 from unlearn_core.pipeline.records import RunResult, record_provenance
+from unlearn_core.pipeline.trained_model import save_final, with_lora
 from unlearn_core.plugins import Plugins
 from unlearn_core.token_rules import PromptTemplate
 from unlearn_core.training.tracking import LOGGING_DIR, RunTracker, tracker_names
@@ -97,7 +98,7 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
         accelerator = get_accelerator(mixed_precision_for({**cfg.get("trainer.args"), **overrides}))
         model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
-        model = _with_lora(cfg, model, None)
+        model = with_lora(cfg, model, None)
         template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
         rows = builder.finetune_rows(cfg.values, template) if builder else bench.finetune_data(cfg.values, template)
     _note_resume(cfg, plugins, accelerator, run.resume)
@@ -118,7 +119,7 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     except (TrainingError, KeyboardInterrupt) as exc:
         _record_failure(cfg, plugins, accelerator, exc)
         raise
-    _save_final(accelerator, result, tokenizer, cfg.output_dir / "model", cfg)
+    save_final(accelerator, result, tokenizer, cfg.output_dir / "model", cfg)
     record_provenance(cfg, plugins, accelerator, _training_facts(start, result))
     return RunResult(
         cfg.output_dir,
@@ -134,42 +135,6 @@ def _checkpoints(cfg: ExperimentConfig, args: dict[str, Any]) -> Any:
     from unlearn_core.training.checkpoint import CheckpointManager
 
     return CheckpointManager(cfg.output_dir, args)
-
-
-def _with_lora(cfg: ExperimentConfig, model: Any, method: Any) -> Any:
-    """``model`` with fresh LoRA adapters under ``peft=lora`` (a method that picks its own trainable parameters is
-    refused: LoRA decides what trains), else ``model``."""
-    from unlearn_core.config.peft import uses_lora
-
-    if not uses_lora(cfg.values):
-        return model
-    if method is not None and method.trainable_parameters() is not None:
-        raise ConfigError(f"method '{method.name}' chooses the parameters it trains, so it cannot train LoRA adapters")
-    from unlearn_core.models.lora import with_adapters
-
-    args = cfg.get("trainer.args")
-    seed_everything(args["seed"], bool(args.get("full_determinism")))  # the same initial adapters on any world size
-    return with_adapters(model, cfg.get("peft"))
-
-
-def _save_final(accelerator: Any, result: Any, tokenizer: Any, path: Any, cfg: ExperimentConfig) -> Any:
-    """Every process takes part in gathering the weights (ZeRO-3 shards them); process 0 writes them. A LoRA run
-    saves its adapter, or with ``peft.merge_on_save`` the merged model. Returns the model to evaluate: the trained
-    one, with LoRA adapters merged in (what the saved directory loads as)."""
-    from unlearn_core.hidden_states import unwrap
-    from unlearn_core.models.lora import is_peft_model, merged
-
-    plugin = getattr(getattr(accelerator, "state", None), "deepspeed_plugin", None)
-    sharded = plugin is not None and getattr(plugin, "zero_stage", 0) == 3
-    state_dict = accelerator.get_state_dict(result.model) if sharded else None
-    trained = accelerator.unwrap_model(result.model)
-    lora = is_peft_model(trained)
-    if lora and cfg.get("peft.merge_on_save"):
-        trained = merged(trained)
-    if accelerator.is_main_process:
-        save_model_atomic(trained, tokenizer, path, state_dict=state_dict)
-    accelerator.wait_for_everyone()
-    return merged(trained) if is_peft_model(trained) else unwrap(trained)
 
 
 def _training_facts(start: str, result: Any) -> dict[str, Any]:
@@ -282,7 +247,7 @@ def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, run: Any) -> _Unle
         # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
         accelerator = get_accelerator(mixed_precision_for(cfg.get("trainer.args")))
         model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
-        model = _with_lora(cfg, model, method)
+        model = with_lora(cfg, model, method)
         template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
         forget, retain = plan.bench.unlearn_data(cfg.values, template)
         check_method_needs(method, model, forget)
@@ -405,7 +370,7 @@ def unlearn_command(cfg: ExperimentConfig, plugins: Plugins, shared_target: Path
             _record_failure(cfg, plugins, u.accelerator, exc)
             raise
         timings["unlearn"] = result.seconds
-        trained = _save_final(u.accelerator, result, u.tokenizer, cfg.output_dir / "model", cfg)
+        trained = save_final(u.accelerator, result, u.tokenizer, cfg.output_dir / "model", cfg)
         final = u.plan.evaluate(trained, u.tokenizer, cfg.output_dir / "evals")
         tracker.log_eval(final.summary, result.steps, final=True)
     timings["eval"] = final.seconds
