@@ -94,6 +94,31 @@ def test_the_adapter_is_saved_and_reloads_to_the_same_numbers(workspace: Path, o
         assert again[key] == pytest.approx(final[key], rel=1e-6, abs=1e-9), key
 
 
+def test_a_resumed_lora_run_reaches_its_uninterrupted_adapter(workspace: Path, offline_dir: Any) -> None:
+    """Checkpoints hold the adapters: a run cut back to its first checkpoint resumes to the same adapter."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from unlearn_core.training.checkpoint import complete_checkpoints
+
+    out = workspace / "saves/unlearn/resumed"
+    args = [*TINY, *LORA, "task_name=resumed", "trainer.args.save_strategy=steps", "trainer.args.save_steps=1"]
+    args += ["trainer.args.save_total_limit=0", "trainer.args.num_train_epochs=3", "eval.metrics=[forget_Q_A_Prob]"]
+    with offline_dir(workspace):
+        run("unlearn", benchmark="tofu", method="npo", overrides=args)
+        adapter = load_file(str(out / "model/adapter_model.safetensors"))
+        found = complete_checkpoints(out)
+        assert len(found) >= 2
+        for _, path in found[1:]:
+            shutil.rmtree(path)
+        shutil.rmtree(out / "model")
+        run("unlearn", benchmark="tofu", method="npo", overrides=args, resume=True)
+    again = load_file(str(out / "model/adapter_model.safetensors"))
+    assert max(float((adapter[k] - again[k]).abs().max()) for k in adapter) < 1e-6
+    assert max(float(adapter[k].abs().max()) for k in adapter if "lora_B" in k) > 1e-3
+
+
 def test_merge_on_save_writes_a_whole_model(workspace: Path) -> None:
     model_dir = workspace / "saves/unlearn/graddiff/model"
     assert (model_dir / "config.json").is_file() and (model_dir / "model.safetensors").is_file()
