@@ -40,10 +40,12 @@ class ModuleOutputs:
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside DDP wrappers and DeepSpeed engines (both keep it as ``.module``)."""
+    """The model inside DDP wrappers and DeepSpeed engines (both keep it as ``.module``) and inside a PEFT model (the
+    causal LM with the adapters in its layers: module names are the model's own, adapters active)."""
     while isinstance(getattr(model, "module", None), torch.nn.Module):
         model = model.module  # type: ignore[assignment]
-    return model
+    base = getattr(model, "get_base_model", None)
+    return base() if callable(base) and hasattr(model, "peft_config") else model
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:

@@ -7,6 +7,11 @@ runs in float32 whatever the model dtype; a sequence log-probability is a sum ov
 ``log pi(y|x) = -NLL_sum``. A batch without any target token makes ``mean_token_nll`` and ``kl_on_targets`` NaN, so
 the runner's non-finite-loss check stops on it instead of training on nothing.
 
+Every primitive takes the model's output as full logits ``[B, T, V]`` or as ``DeferredLogits`` (hidden states and
+the head, from ``model_output``): then only the rows that predict a target go through the head, chunk by chunk, and
+no ``[B, T, V]`` tensor exists in the forward or the backward pass (``unlearn_core.chunked``). Both give the same
+values up to float rounding.
+
 Averaged terms take an optional ``count``: the number of units (target tokens) of the effective batch to divide the
 sum by (``UnlearningMethod.totals``); without it they are means over the batch given.
 """
@@ -18,11 +23,29 @@ from collections.abc import Mapping
 import torch
 import torch.nn.functional as F
 
+from unlearn_core.chunked.deferred import DeferredLogits, model_output
+from unlearn_core.chunked.functions import kl_rows, target_logprobs
 from unlearn_core.errors import ConfigError
 from unlearn_core.methods import RETAIN_LOSS_TYPES, Batch, Reference
 from unlearn_core.normalization import share
 
 IGNORE_INDEX = -100
+
+Scores = torch.Tensor | DeferredLogits
+"""What the primitives take: full logits ``[B, T, V]`` or ``DeferredLogits`` (``model_output``)."""
+
+__all__ = [
+    "IGNORE_INDEX",
+    "DeferredLogits",
+    "Scores",
+    "kl_on_targets",
+    "mean_token_nll",
+    "model_logits",
+    "model_output",
+    "retain_loss",
+    "sequence_nll",
+    "shifted_targets",
+]
 
 
 def shifted_targets(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -32,8 +55,21 @@ def shifted_targets(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.T
     return shifted_logits, shifted_labels, shifted_labels != IGNORE_INDEX
 
 
-def _token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def target_rows(source: DeferredLogits, labels: torch.Tensor) -> tuple[DeferredLogits, torch.Tensor, torch.Tensor]:
+    """The hidden rows that predict a target (``[N, H]``, causal shift applied), their targets ``[N]`` and the mask
+    ``[B, T-1]`` they came from."""
+    shifted_labels = labels[:, 1:]
+    mask = shifted_labels != IGNORE_INDEX
+    shifted = DeferredLogits(source.hidden[:, :-1], source.project, source.vocab_size, source.weight, source.bias)
+    return shifted.rows(mask), shifted_labels[mask], mask
+
+
+def _token_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-position NLL ``[B, T-1]`` (0 where masked) and the target mask, after the causal shift."""
+    if isinstance(logits, DeferredLogits):
+        rows, targets, mask = target_rows(logits, labels)
+        nll = -target_logprobs(rows, targets)
+        return torch.zeros(mask.shape, dtype=nll.dtype, device=nll.device).masked_scatter(mask, nll), mask
     shifted_logits, shifted_labels, mask = shifted_targets(logits, labels)
     log_probs = F.log_softmax(shifted_logits.float(), dim=-1)
     safe_labels = shifted_labels.masked_fill(~mask, 0).unsqueeze(-1)
@@ -42,24 +78,40 @@ def _token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor
     return torch.where(mask, nll, torch.zeros_like(nll)), mask
 
 
-def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def sequence_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample NLL summed over target tokens ``[B]`` (float32) and the number of target tokens ``[B]`` (int64)."""
     nll, mask = _token_nll(logits, labels)
     return nll.sum(dim=-1), mask.sum(dim=-1)
 
 
-def mean_token_nll(logits: torch.Tensor, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
+def mean_token_nll(logits: Scores, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
     """Mean cross-entropy over every target token of the batch (HF causal-LM loss with ``ignore_index=-100``), or
     its sum divided by ``count``."""
+    total, mask = _nll_total(logits, labels)
+    return total / mask.sum() if count is None else share(total, count)
+
+
+def _nll_total(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed NLL of the targets (a fused CUDA kernel's when one applies) and the target mask."""
+    if isinstance(logits, DeferredLogits):
+        from unlearn_core.chunked.kernels import fused_nll_sum
+
+        rows, targets, mask = target_rows(logits, labels)
+        fused = fused_nll_sum(rows, targets)
+        if fused is not None:
+            return fused, mask
     nll, mask = _token_nll(logits, labels)
-    return nll.sum() / mask.sum() if count is None else share(nll.sum(), count)
+    return nll.sum(), mask
 
 
-def kl_on_targets(
-    ref_logits: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, count: float | None = None
-) -> torch.Tensor:
+def kl_on_targets(ref_logits: Scores, logits: Scores, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
     """``KL(pi_ref || pi_theta)`` summed over the vocabulary, averaged over target positions (not prompt/padding),
     or summed over them and divided by ``count``."""
+    if isinstance(logits, DeferredLogits):
+        kl = _chunked_kl(ref_logits, logits, labels)
+        return kl.mean() if count is None else share(kl.sum(), count)
+    if isinstance(ref_logits, DeferredLogits):
+        ref_logits = ref_logits.logits()
     shifted_ref, _, mask = shifted_targets(ref_logits.detach(), labels)
     shifted_logits, _, _ = shifted_targets(logits, labels)
     ref_log_probs = F.log_softmax(shifted_ref.float(), dim=-1)
@@ -77,6 +129,20 @@ def kl_every_position(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.T
     ref_log_probs = F.log_softmax(ref_logits.detach().float(), dim=-1).reshape(-1, vocab)
     log_probs = F.log_softmax(logits.float(), dim=-1).reshape(-1, vocab)
     return F.kl_div(log_probs, ref_log_probs, reduction="batchmean", log_target=True)
+
+
+def _chunked_kl(ref_logits: Scores, logits: DeferredLogits, labels: torch.Tensor) -> torch.Tensor:
+    """KL of each target row ``[N]``, the model's head applied chunk by chunk (the reference's too when deferred)."""
+    rows, _, mask = target_rows(logits, labels)
+    if isinstance(ref_logits, DeferredLogits):
+        ref_rows, _, _ = target_rows(ref_logits, labels)
+    else:  # full reference logits (a partitioned reference): their target rows, taken as they are
+        ref_rows = DeferredLogits(ref_logits[:, :-1][mask].detach(), _same, logits.vocab_size)
+    return kl_rows(ref_rows, rows)
+
+
+def _same(rows: torch.Tensor) -> torch.Tensor:
+    return rows
 
 
 def model_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -98,13 +164,13 @@ def retain_loss(
     ``every_position``, "KL" is open-unlearning's average over every position of the batch instead (``count`` is
     then not used)."""
     if kind == "NLL":
-        return mean_token_nll(model_logits(model, retain_batch), retain_batch["labels"], count)
+        return mean_token_nll(model_output(model, retain_batch), retain_batch["labels"], count)
     if kind == "KL":
         if reference is None:
             raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
-        ref_logits = reference.logits(retain_batch)
-        logits = model_logits(model, retain_batch)
         if every_position:
-            return kl_every_position(ref_logits, logits)
-        return kl_on_targets(ref_logits, logits, retain_batch["labels"], count)
+            return kl_every_position(reference.logits(retain_batch), model_logits(model, retain_batch))
+        output = getattr(reference, "output", None)
+        ref = output(retain_batch) if callable(output) else reference.logits(retain_batch)
+        return kl_on_targets(ref, model_output(model, retain_batch), retain_batch["labels"], count)
     raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")

@@ -28,6 +28,7 @@ from unlearn_core.normalization import TOTALS_KEY, BatchTotals, Normalization, s
 if TYPE_CHECKING:
     import torch
 
+    from unlearn_core.chunked.deferred import DeferredLogits
     from unlearn_core.hidden_states import ModuleOutputs
 
 Batch = dict[str, "torch.Tensor"]
@@ -79,6 +80,12 @@ class Reference(Protocol):
 
     def module_outputs(self, batch: Batch, pattern: str) -> ModuleOutputs:
         """Outputs of the frozen reference model's modules whose names fully match ``pattern`` (no gradient)."""
+        ...
+
+    def output(self, batch: Batch) -> torch.Tensor | DeferredLogits:
+        """The frozen reference model's output for the losses of ``unlearn_core.losses`` (no gradient): its hidden
+        states and head (``DeferredLogits``, so the logits are made chunk by chunk) when the model allows, else its
+        logits."""
         ...
 
 

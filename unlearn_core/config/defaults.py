@@ -116,6 +116,7 @@ def base_config() -> dict[str, Any]:
                 "evaluators": [],
             },
             "generation": {"max_new_tokens": 200, "batch_size": 32},
+            "peft": {"name": "none"},
             "retain_logs_path": None,
             "paths": {"output_dir": None, "cache_dir": None},
             "experiment_args": {},

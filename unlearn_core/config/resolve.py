@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from unlearn_core.config import evaluators
 from unlearn_core.config.defaults import CHOICES, MODES, NONE_DEFAULT_TYPES, OPEN_SECTIONS, base_config
 from unlearn_core.config.overrides import Override, parse_overrides
+from unlearn_core.config.peft import apply_peft
 from unlearn_core.config.validate import assign, check_choice, coerce, lookup, unknown_key_message
 from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.errors import ConfigError, UnknownNameError
@@ -20,7 +21,7 @@ from unlearn_core.toolkit.named import check_dataset_names
 if TYPE_CHECKING:
     from unlearn_core.plugins import Plugins
 
-GROUP_KEYS = ("benchmark", "experiment", "model", "trainer", "eval")
+GROUP_KEYS = ("benchmark", "experiment", "model", "trainer", "eval", "peft")
 FINETUNE_TRAINER = "finetune"
 
 
@@ -100,7 +101,9 @@ def resolve_config(
     cfg = _layered(plugins, mode, bench, preset, groups)
     method_cls = _method(plugins, mode, method, groups, cfg)
     _refuse_foreign_settings(plugins, bench, rest)
-    _apply_overrides(cfg, rest, method_cls, evaluators.open_keys(plugins))
+    peft_keys = [(o.key.removeprefix("peft."), o.value) for o in rest if o.key.startswith("peft.")]
+    _apply_overrides(cfg, [o for o in rest if not o.key.startswith("peft.")], method_cls, evaluators.open_keys(plugins))
+    apply_peft(cfg, groups.get("peft"), peft_keys)
     if uses_embedded_model(cfg):
         explicit = {o.key for o in rest}
         protocol = {**bench.embedded_defaults(mode)}

@@ -1,7 +1,9 @@
 """Calls into a HuggingFace causal LM that work across transformers versions (cache argument, logits_to_keep).
 
 Every forward of the evaluation goes through :func:`run` or :func:`run_masked` (a lockstep session of a
-ZeRO-3-partitioned model votes before each, through its forward pre-hook: ``evaluation.lockstep``).
+ZeRO-3-partitioned model votes before each, through its forward pre-hook: ``evaluation.lockstep``). With
+``hidden=True`` they return the final hidden states instead of the logits, and the scorers apply the head
+(:func:`head_projection`) to the rows that predict a target only, chunk by chunk (``unlearn_core.chunked``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from unlearn_core.chunked.deferred import chunking_enabled, final_hidden_states, head_of
 
 
 @lru_cache(maxsize=32)
@@ -47,6 +51,27 @@ def supports_shared_prefix(model: torch.nn.Module) -> bool:
     return cache_argument(model) is not None and "position_ids" in _parameters(model)
 
 
+def head_projection(model: torch.nn.Module) -> tuple[torch.nn.Module, int] | None:
+    """The output head and vocabulary size when the scorers may run the model to its hidden states and apply the head
+    themselves (chunking on, a model that allows it, not ZeRO-3 partitions); None: they take the logits."""
+    found = head_of(model) if chunking_enabled() else None
+    return None if found is None else (found[1], found[2])
+
+
+def _forward(model: torch.nn.Module, kwargs: dict[str, Any], hidden: bool) -> tuple[Tensor, Any]:
+    """``model(**kwargs)``: its logits, or with ``hidden`` its final hidden states (only the last position's logits
+    are made); and the output itself."""
+    if not hidden:
+        out = model(**kwargs)
+        return (out.logits if hasattr(out, "logits") else out[0]), out
+    found = head_of(model)
+    if found is None:
+        raise ValueError("this model cannot be run to its hidden states (see model_calls.head_projection)")
+    with final_hidden_states(found[0]) as captured:
+        out = model(**{**kwargs, "logits_to_keep": 1})
+    return captured[-1], out
+
+
 def positions_from_mask(mask: Tensor) -> Tensor:
     """Position ids of left-padded rows: 0 at each row's first real token (padding gets 0 too)."""
     return (mask.long().cumsum(-1) - 1).clamp_min(0)
@@ -61,8 +86,10 @@ def run(
     *,
     keep_cache: bool = False,
     last_logits_only: bool = False,
+    hidden: bool = False,
 ) -> tuple[Tensor, Any]:
-    """One forward call; returns the logits (only the last position's when asked) and the cache (or None)."""
+    """One forward call; returns the logits (only the last position's when asked), or with ``hidden`` the final
+    hidden states (likewise), and the cache (or None)."""
     kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
     if position_ids is not None:
         kwargs["position_ids"] = position_ids
@@ -71,30 +98,31 @@ def run(
         if cache is not None:
             kwargs[name] = cache
         kwargs["use_cache"] = keep_cache or cache is not None
-    trim_here = False
-    if last_logits_only:
+    trim_here = hidden
+    if last_logits_only and not hidden:
         if "logits_to_keep" in _parameters(model):
             kwargs["logits_to_keep"] = 1
         else:
             trim_here = True
-    out = model(**kwargs)
-    logits = out.logits if hasattr(out, "logits") else out[0]
-    if trim_here:
+    logits, out = _forward(model, kwargs, hidden)
+    if trim_here and last_logits_only:
         logits = logits[:, -1:]
     if not keep_cache:
         return logits, None
     return logits, out["cache"] if "cache" in out else out.past_key_values
 
 
-def run_masked(model: torch.nn.Module, input_ids: Tensor, mask: Tensor, position_ids: Tensor, keep_last: int) -> Tensor:
-    """Forward with an explicit 4D additive attention mask, no cache; logits of the last ``keep_last`` positions."""
+def run_masked(
+    model: torch.nn.Module, input_ids: Tensor, mask: Tensor, position_ids: Tensor, keep_last: int, hidden: bool = False
+) -> Tensor:
+    """Forward with an explicit 4D additive attention mask, no cache; logits (or with ``hidden`` the final hidden
+    states) of the last ``keep_last`` positions."""
     kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask, "position_ids": position_ids}
     if cache_argument(model) is not None:
         kwargs["use_cache"] = False
-    if "logits_to_keep" in _parameters(model):
+    if "logits_to_keep" in _parameters(model) and not hidden:
         kwargs["logits_to_keep"] = keep_last
-    out = model(**kwargs)
-    logits = out.logits if hasattr(out, "logits") else out[0]
+    logits, _ = _forward(model, kwargs, hidden)
     return logits[:, -keep_last:]
 
 

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from unlearn_core.chunked.statistics import projected_token_statistics
 from unlearn_core.evaluation import model_calls
 from unlearn_core.evaluation.plain import score_plain
-from unlearn_core.metrics.statistics import SampleStatistics, samples_from_token_statistics, token_statistics
+from unlearn_core.metrics.statistics import SampleStatistics, samples_from_token_statistics
 
 
 @dataclass
@@ -85,6 +86,8 @@ class PackedScorer:
         self.check = check
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
+        self.head = model_calls.head_projection(model)
+        """The head applied to target rows only, chunk by chunk (None: the model's logits are used)."""
 
     def score(self, groups: list[Any]) -> list[list[SampleStatistics]]:
         """Statistics of every answer of every group (the same nesting); PackingUnsupported if the check fails."""
@@ -151,9 +154,9 @@ class PackedScorer:
         """One forward for the chunk, then the statistics of every distinct (node, next token) edge once."""
         ids, positions, mask, prompt_width = self._inputs(trees)
         keep = ids.shape[1] - prompt_width + 1  # the prompts' last column and every node after it
-        logits = model_calls.run_masked(
-            self.model, ids.to(self.device), mask.to(self.device), positions.to(self.device), keep
-        )
+        hidden = self.head is not None
+        ids, mask, positions = ids.to(self.device), mask.to(self.device), positions.to(self.device)
+        logits = model_calls.run_masked(self.model, ids, mask, positions, keep, hidden)
         self.counters.add("packed", len(trees), sum(len(t.prompt) + len(t.tokens) for t in trees))
         rows, targets, z_rows, offsets = [], [], [], []
         for r, (group, t) in enumerate(zip(groups, trees)):
@@ -168,10 +171,13 @@ class PackedScorer:
             z_rows += wants
         if rows:
             where = torch.tensor(rows, dtype=torch.long, device=self.device)
-            stats = token_statistics(
+            project, vocab = self.head if self.head is not None else (None, 0)
+            stats = projected_token_statistics(
                 logits[where[:, 0], where[:, 1]],
+                project,
                 torch.tensor(targets, dtype=torch.long, device=self.device),
                 torch.tensor(z_rows, dtype=torch.bool, device=self.device),
+                vocab,
             )
             flat_all = tuple(v.cpu() for v in stats)
         else:

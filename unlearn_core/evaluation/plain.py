@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from unlearn_core.chunked.statistics import projected_token_statistics
 from unlearn_core.data import Tokenized, collate
 from unlearn_core.evaluation import model_calls
-from unlearn_core.metrics.statistics import SampleStatistics, compute_sample_statistics
+from unlearn_core.metrics.statistics import SampleStatistics, gather_targets, samples_from_token_statistics
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def score_plain(
     counters: ScoringCounters,
     kind: str = "full",
 ) -> list[list[SampleStatistics]]:
-    """One right-padded forward per batch of full prompt + answer sequences (no shared prefix)."""
+    """One right-padded forward per batch of full prompt + answer sequences (no shared prefix); the head runs on the
+    rows that predict a target only, chunk by chunk, when the model allows (``model_calls.head_projection``)."""
     items = [
         (g, a, Tokenized(group.prompt, answer, 0))
         for g, group in enumerate(groups)
@@ -61,12 +63,17 @@ def score_plain(
     order = sorted(range(len(items)), key=lambda k: items[k][2].length)
     out: list[list[SampleStatistics | None]] = [[None] * len(g.answers) for g in groups]
     device = next(model.parameters()).device
+    head = model_calls.head_projection(model)
+    project, vocab = head if head is not None else (None, 0)
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             batch = collate([items[k][2] for k in chunk], pad_id)
-            logits, _ = model_calls.run(model, batch["input_ids"].to(device), batch["attention_mask"].to(device))
+            ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+            scores, _ = model_calls.run(model, ids, mask, hidden=head is not None)
             counters.add(kind, len(chunk), int(batch["attention_mask"].sum()))
-            for k, st in zip(chunk, compute_sample_statistics(logits, batch["labels"].to(device))):
+            rows, targets, counts = gather_targets(scores, batch["labels"].to(device))
+            stats = projected_token_statistics(rows, project, targets, vocab_size=vocab)
+            for k, st in zip(chunk, samples_from_token_statistics(stats, counts)):
                 out[items[k][0]][items[k][1]] = st
     return [[st for st in row if st is not None] for row in out]

@@ -2,10 +2,11 @@
 
 The answers scored after one prompt often start alike (TOFU's paraphrased and perturbed answers all begin with
 "This author's full name is ..."). A level holds a KV cache for some rows and, per row, the logit row predicting the
-next token. Answers continuing a row are split into *stems* (the longest common beginning of two or more answers
-with the same next token, run once and cached as a new level) and *leaves* (run after the cache, each on its own
-row). A target's logit row is the one after its preceding token, exactly as in a plain forward over the whole
-sequence; position ids and attention masks come from real lengths, padding columns are masked.
+next token (or its final hidden state when the head is applied to target rows only: ``model_calls.head_projection``).
+Answers continuing a row are split into *stems* (the longest common beginning of two or more answers with the same
+next token, run once and cached as a new level) and *leaves* (run after the cache, each on its own row). A target's
+logit row is the one after its preceding token, exactly as in a plain forward over the whole sequence; position ids
+and attention masks come from real lengths, padding columns are masked.
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from unlearn_core.chunked.statistics import projected_token_statistics
 from unlearn_core.evaluation import model_calls
-from unlearn_core.metrics.statistics import (
-    SampleStatistics,
-    TokenStatistics,
-    samples_from_token_statistics,
-    token_statistics,
-)
+from unlearn_core.metrics.statistics import SampleStatistics, TokenStatistics, samples_from_token_statistics
 
 CACHE_BUDGETS = 4
 """A call may cache (prefix + new tokens) up to this many plain batches' tokens: cached columns cost no logits."""
@@ -58,6 +55,8 @@ class PrefixTreeScorer:
         self.batch_size = batch_size
         self.counters = counters
         self.device = next(model.parameters()).device
+        self.head = model_calls.head_projection(model)
+        """The head applied to target rows only, chunk by chunk (None: levels and calls keep logits)."""
         self._segments: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         self._parts: list[TokenStatistics] = []
         self._rows_seen = 0
@@ -111,7 +110,9 @@ class PrefixTreeScorer:
             mask[row, width - len(prompt) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = model_calls.positions_from_mask(mask)
-        logits, cache = model_calls.run(self.model, ids, mask, positions, keep_cache=True, last_logits_only=True)
+        logits, cache = model_calls.run(
+            self.model, ids, mask, positions, keep_cache=True, last_logits_only=True, hidden=self.head is not None
+        )
         self.counters.add("prefill", len(prompts), int(mask.sum()))
         return _Level(cache, mask, mask.sum(dim=1), logits[:, -1])
 
@@ -136,7 +137,9 @@ class PrefixTreeScorer:
         cache = model_calls.select_rows(level.cache, src, copy_first=True)
         positions = level.length[src].unsqueeze(1) + torch.arange(width, device=self.device).unsqueeze(0)
         full_mask = torch.cat([level.mask[src], mask], dim=1)
-        logits, cache = model_calls.run(self.model, ids, full_mask, positions, cache, keep_cache=keep)
+        logits, cache = model_calls.run(
+            self.model, ids, full_mask, positions, cache, keep_cache=keep, hidden=self.head is not None
+        )
         self.counters.add("stems" if keep else "answers", len(inputs), int(mask.sum()))
         return logits, cache, full_mask
 
@@ -169,7 +172,8 @@ class PrefixTreeScorer:
             )
             z_rows.append(want_z.unsqueeze(1).expand_as(later_mask)[later_mask])
         rows_all = torch.cat(predicting) if len(predicting) > 1 else first_rows
-        stats = token_statistics(rows_all, torch.cat(target_ids), torch.cat(z_rows))
+        project, vocab = self.head if self.head is not None else (None, 0)
+        stats = projected_token_statistics(rows_all, project, torch.cat(target_ids), torch.cat(z_rows), vocab)
         base = self._rows_seen
         self._parts.append(tuple(v.cpu() for v in stats))  # type: ignore[arg-type]
         self._rows_seen += int(stats[0].numel())

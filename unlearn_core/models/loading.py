@@ -95,6 +95,10 @@ def load_causal_lm(name_or_path: str, model_args: dict[str, Any], trust_remote_c
     if looks_like_path(name_or_path):
         check_model_dir(name_or_path, trust_remote_code)
     kwargs = {k: v for k, v in model_args.items() if k not in ("pretrained_model_name_or_path", "torch_dtype")}
+    if isinstance(kwargs.get("quantization_config"), dict):  # QLoRA: bitsandbytes settings from the configuration
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(**kwargs["quantization_config"])
     dtype_name = model_args.get("torch_dtype", "float32") or "float32"
     if dtype_name not in DTYPES:
         raise DataError(f"unknown model.model_args.torch_dtype '{dtype_name}'; valid: {', '.join(DTYPES)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,9 @@ from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
 from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.evaluators import run_evaluators
 from unlearn_core.pipeline.models import load_model_and_tokenizer
-from unlearn_core.pipeline.outputs import current_run, save_model_atomic
+from unlearn_core.pipeline.outputs import current_run
 from unlearn_core.pipeline.records import RunResult, record_provenance
+from unlearn_core.pipeline.trained_model import save_final, with_lora
 from unlearn_core.plugins import Plugins
 from unlearn_core.token_rules import PromptTemplate
 from unlearn_core.training.tracking import LOGGING_DIR, RunTracker, tracker_names
@@ -97,6 +99,7 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
         # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
         accelerator = get_accelerator(mixed_precision_for({**cfg.get("trainer.args"), **overrides}))
         model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
+        model = with_lora(cfg, model, None)
         template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
         rows = builder.finetune_rows(cfg.values, template) if builder else bench.finetune_data(cfg.values, template)
     _note_resume(cfg, plugins, accelerator, run.resume)
@@ -117,7 +120,7 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     except (TrainingError, KeyboardInterrupt) as exc:
         _record_failure(cfg, plugins, accelerator, exc)
         raise
-    _save_final(accelerator, result, model, tokenizer, cfg.output_dir / "model")
+    save_final(accelerator, result, tokenizer, cfg.output_dir / "model", cfg)
     record_provenance(cfg, plugins, accelerator, _training_facts(start, result))
     return RunResult(
         cfg.output_dir,
@@ -133,16 +136,6 @@ def _checkpoints(cfg: ExperimentConfig, args: dict[str, Any]) -> Any:
     from unlearn_core.training.checkpoint import CheckpointManager
 
     return CheckpointManager(cfg.output_dir, args)
-
-
-def _save_final(accelerator: Any, result: Any, model: Any, tokenizer: Any, path: Any) -> None:
-    """Every process takes part in gathering the weights (ZeRO-3 shards them); process 0 writes them."""
-    plugin = getattr(getattr(accelerator, "state", None), "deepspeed_plugin", None)
-    sharded = plugin is not None and getattr(plugin, "zero_stage", 0) == 3
-    state_dict = accelerator.get_state_dict(result.model) if sharded else None
-    if accelerator.is_main_process:
-        save_model_atomic(accelerator.unwrap_model(result.model), tokenizer, path, state_dict=state_dict)
-    accelerator.wait_for_everyone()
 
 
 def _training_facts(start: str, result: Any) -> dict[str, Any]:
@@ -256,6 +249,7 @@ def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, run: Any) -> _Unle
         # the Accelerator comes first: under ZeRO-3 it makes from_pretrained load each process's slice only
         accelerator = get_accelerator(mixed_precision_for(cfg.get("trainer.args")))
         model, tokenizer = load_model_and_tokenizer(cfg.values, start, partitioned=True)
+        model = with_lora(cfg, model, method)
         template = PromptTemplate(tokenizer, cfg.get("model.template_args"), cfg.get("data.max_length"))
         forget, retain = plan.bench.unlearn_data(cfg.values, template)
         check_method_needs(method, model, forget)
@@ -271,6 +265,7 @@ def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, run: Any) -> _Unle
 def _training_inputs(cfg: ExperimentConfig, u: _Unlearning, latest: Any) -> tuple[Any, Any]:
     """The frozen reference (cached log-probs, reused from the checkpoint resumed from, and/or the model) and the
     forget/retain batches with the extra forget fields the method reads."""
+    from unlearn_core.models.lora import adapters_off, is_peft_model
     from unlearn_core.training.batches import ForgetRetainBatches
     from unlearn_core.training.checkpoint import reference_logprobs_of
     from unlearn_core.training.method_hooks import forget_fields_read
@@ -281,16 +276,19 @@ def _training_inputs(cfg: ExperimentConfig, u: _Unlearning, latest: Any) -> tupl
     seed_everything(args["seed"], bool(args.get("full_determinism")))
     fields = u.method.reference_logprob_fields()
     cached = reference_logprobs_of(latest)
-    reference = FrozenReference.build(
-        u.starting.scorer() if fields and not covered(cached, u.forget, fields) else None,
-        u.forget,
-        fields=fields,
-        keep=u.starting.frozen() if u.method.needs_reference_model() else None,
-        batch_size=args["per_device_eval_batch_size"],
-        pad_id=pad,
-        device=u.accelerator.device,
-        cached_logprobs=cached,
-    )
+    lora = is_peft_model(u.model)  # the reference is the model with its adapters disabled: no copy
+    with adapters_off(u.model) if lora else contextlib.nullcontext():
+        reference = FrozenReference.build(
+            u.starting.scorer() if fields and not covered(cached, u.forget, fields) else None,
+            u.forget,
+            fields=fields,
+            keep=(u.model if lora else u.starting.frozen()) if u.method.needs_reference_model() else None,
+            batch_size=args["per_device_eval_batch_size"],
+            pad_id=pad,
+            device=u.accelerator.device,
+            cached_logprobs=cached,
+            adapters_disabled=lora,
+        )
     u.starting.release()
     batches = ForgetRetainBatches(
         u.forget,
@@ -308,6 +306,7 @@ def _training_inputs(cfg: ExperimentConfig, u: _Unlearning, latest: Any) -> tupl
 
 def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
     """Evaluation during training: each summary appended to ``eval_log.jsonl`` (kept up to a resumed checkpoint)."""
+    from unlearn_core.hidden_states import unwrap
     from unlearn_core.training.checkpoint import complete_checkpoints
     from unlearn_core.training.diskio import json_line, write_failure
     from unlearn_core.training.runlog import truncate_jsonl
@@ -320,7 +319,7 @@ def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
             evaluations_log.unlink(missing_ok=True)
 
     def evaluate_during(current: Any, step: int, epoch: float) -> dict[str, Any]:
-        e = u.plan.evaluate(u.accelerator.unwrap_model(current), u.tokenizer, None, progress=False)
+        e = u.plan.evaluate(unwrap(u.accelerator.unwrap_model(current)), u.tokenizer, None, progress=False)
         record = {"step": step, "epoch": epoch, **e.summary}
         if u.accelerator.is_main_process:
             try:
@@ -336,8 +335,9 @@ def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
 def _final_evaluation(
     cfg: ExperimentConfig, plugins: Plugins, u: _Unlearning, result: Any, tracker: RunTracker
 ) -> tuple[Any, dict[str, Path]]:
-    """The unlearned model's evaluation in ``evals/`` (tracked as the final one), then the selected evaluators'."""
-    model = u.accelerator.unwrap_model(result.model)
+    """Save the unlearned model, evaluate it in ``evals/`` (tracked as the final one), then run the selected
+    evaluators. The model evaluated is what the saved directory loads as (LoRA adapters merged in)."""
+    model = save_final(u.accelerator, result, u.tokenizer, cfg.output_dir / "model", cfg)
     final = u.plan.evaluate(model, u.tokenizer, cfg.output_dir / "evals")
     tracker.log_eval(final.summary, result.steps, final=True)
     extra = run_evaluators(cfg.values, plugins, model, u.tokenizer, cfg.output_dir / "evals")
@@ -371,7 +371,6 @@ def _train_and_evaluate(
         except (TrainingError, KeyboardInterrupt) as exc:
             _record_failure(cfg, plugins, u.accelerator, exc)
             raise
-        _save_final(u.accelerator, result, u.model, u.tokenizer, cfg.output_dir / "model")
         final, files = _final_evaluation(cfg, plugins, u, result, tracker)
     return result, final, files
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
+from unlearn_core.config.peft import uses_lora
 from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.distributed import launch_zero_stage, using_deepspeed, world_size, zero3_gathers_weights
 from unlearn_core.errors import ConfigError
@@ -62,6 +63,11 @@ def check_distributed_support(
         raise ConfigError(
             f"method '{method.name}' reads parameter tensors in its loss, which ZeRO-3 keeps partitioned across "
             "processes: launch with the ddp or zero2 config instead"
+        )
+    if stage == 3 and uses_lora(cfg.values):
+        raise ConfigError(
+            "peft=lora is not supported under ZeRO-3 (the adapter-disabled reference would run partitioned layers "
+            "outside the engine): launch with the ddp or zero2 config, which keep whole base weights"
         )
     if deepspeed and int(args.get("skip_nonfinite_steps") or 0) > 0:
         raise ConfigError(

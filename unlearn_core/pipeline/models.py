@@ -6,32 +6,51 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from unlearn_core.errors import ConfigError
 from unlearn_core.models.loading import check_model_dir, load_causal_lm, load_tokenizer, looks_like_path
+from unlearn_core.models.lora import ADAPTER_CONFIG, adapter_base, is_adapter_dir, load_adapter_dir
 
 
 def resolve_model_dir(path: str) -> str:
-    """Accept our run directories too: ``saves/unlearn/x`` holds the model in ``saves/unlearn/x/model``."""
+    """Accept our run directories too: ``saves/unlearn/x`` holds the model (or a LoRA adapter) in
+    ``saves/unlearn/x/model``."""
     p = Path(path).expanduser()
-    if p.is_dir() and (p / "model" / "config.json").exists():
+    if p.is_dir() and ((p / "model" / "config.json").exists() or (p / "model" / ADAPTER_CONFIG).exists()):
         return str(p / "model")
     return path
+
+
+def check_quantization(model_args: dict[str, Any]) -> None:
+    """``model.model_args.quantization_config`` (bitsandbytes 4- or 8-bit, for QLoRA) needs a CUDA device: refused
+    in one line before anything loads on a machine without one."""
+    import torch
+
+    if model_args.get("quantization_config") is not None and not torch.cuda.is_available():
+        raise ConfigError(
+            "model.model_args.quantization_config (bitsandbytes 4/8-bit) needs a CUDA device, and this machine has "
+            "none: remove it to load the model unquantised"
+        )
 
 
 def load_model_and_tokenizer(cfg: dict[str, Any], path: str, *, partitioned: bool = False) -> tuple[Any, Any]:
     """Load the causal LM at ``path`` and its tokenizer (``model.tokenizer_args`` may point elsewhere).
 
-    Under DeepSpeed ZeRO-3 a model to train is loaded ``partitioned`` (each process reads only its slice); every
-    other model is loaded whole.
+    A LoRA adapter directory (``adapter_config.json``) loads as its base model with the adapter merged in. Under
+    DeepSpeed ZeRO-3 a model to train is loaded ``partitioned`` (each process reads only its slice); every other
+    model is loaded whole.
     """
     from unlearn_core.training.zero3 import whole_model_loading
 
     path = resolve_model_dir(path)
     model_cfg = cfg["model"]
+    check_quantization(model_cfg["model_args"])
     trust = bool(model_cfg.get("trust_remote_code", False))
-    if looks_like_path(path):
-        check_model_dir(path, trust)
+    adapter = path if is_adapter_dir(path) else None
+    weights = adapter_base(adapter) if adapter else path
+    if looks_like_path(weights):
+        check_model_dir(weights, trust)
     tok_path = model_cfg["tokenizer_args"].get("pretrained_model_name_or_path") or path
     tokenizer = load_tokenizer(resolve_model_dir(tok_path), trust)
-    with contextlib.nullcontext() if partitioned else whole_model_loading():
-        model = load_causal_lm(path, model_cfg["model_args"], trust)
-    return model, tokenizer
+    with contextlib.nullcontext() if partitioned and not adapter else whole_model_loading():
+        model = load_causal_lm(weights, model_cfg["model_args"], trust)
+    return (load_adapter_dir(adapter, model) if adapter else model), tokenizer

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from unlearn_core.errors import TrainingError
-from unlearn_core.losses import mean_token_nll, model_logits
+from unlearn_core.losses import mean_token_nll, model_output
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
 from unlearn_core.normalization import TOTALS_KEY
 from unlearn_core.progress import Progress
@@ -69,7 +69,7 @@ def _finetune_loss(model: torch.nn.Module, batch: dict[str, Any]) -> LossOutput:
     """Mean token cross-entropy over the effective batch's target tokens (the batch's own without totals)."""
     totals = batch.get(TOTALS_KEY)
     count = totals.tokens("batch") if totals is not None else None
-    loss = mean_token_nll(model_logits(model, batch), batch["labels"], count)
+    loss = mean_token_nll(model_output(model, batch), batch["labels"], count)
     return LossOutput(loss, {"loss": float(loss.detach())})
 
 

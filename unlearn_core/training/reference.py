@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
+from unlearn_core.chunked.deferred import DeferredLogits
 from unlearn_core.data import Tokenized, collate
 from unlearn_core.hidden_states import ModuleOutputs, module_outputs
-from unlearn_core.losses import model_logits, sequence_nll
+from unlearn_core.losses import Scores, model_logits, model_output, sequence_nll
 from unlearn_core.methods import FORGET_FIELD
 
 CachedLogprobs = dict[str, dict[int, float]]
@@ -25,8 +27,10 @@ class FrozenReference:
     ZeRO-3 an inference-only DeepSpeed engine partitioned like the trained model (``starting_model_copy``).
     """
 
-    def __init__(self, model: torch.nn.Module | None = None) -> None:
+    def __init__(self, model: torch.nn.Module | None = None, adapters_disabled: bool = False) -> None:
         self._model = model
+        self._adapters_disabled = adapters_disabled
+        """``model`` is the trained PEFT model, used with its adapters disabled (LoRA: no copy)."""
         self._logprobs: dict[str, dict[int, float]] = {}
 
     @classmethod
@@ -41,6 +45,7 @@ class FrozenReference:
         pad_id: int,
         device: torch.device,
         cached_logprobs: CachedLogprobs | None = None,
+        adapters_disabled: bool = False,
     ) -> FrozenReference:
         """Snapshot what the method needs before training starts.
 
@@ -48,9 +53,11 @@ class FrozenReference:
         model, or its frozen copy; not needed when ``covered``); ``keep`` is the frozen model kept for ``logits``
         (None when the method does not ask for it). ``cached_logprobs`` (from a checkpoint, when resuming) are used
         instead of recomputing for each field they cover. Every process computes every log-prob with the same
-        batches, so a partitioned ``scorer`` sees the same number of forwards everywhere.
+        batches, so a partitioned ``scorer`` sees the same number of forwards everywhere. ``adapters_disabled``:
+        ``keep`` is the PEFT model being trained, run with its adapters disabled (and the caller scores with them
+        disabled too).
         """
-        ref = cls(keep)
+        ref = cls(keep, adapters_disabled)
         for name in fields:
             cached = (cached_logprobs or {}).get(name)
             if covered(cached_logprobs, forget, (name,)):
@@ -64,6 +71,8 @@ class FrozenReference:
     @property
     def kind(self) -> str:
         """What serves ``logits``: ``none``, ``replica`` (a full local copy) or ``zero3-engine`` (partitioned)."""
+        if self._adapters_disabled:
+            return "adapter-disabled"
         if self._model is None:
             return "none"
         return "zero3-engine" if hasattr(self._model, "module") else "replica"
@@ -87,14 +96,40 @@ class FrozenReference:
             raise RuntimeError("this method did not declare needs_reference_model(); no reference model was kept")
         return self._model
 
+    def _starting(self) -> Any:
+        """No gradient, and for a LoRA run the adapters disabled."""
+        if not self._adapters_disabled:
+            return torch.no_grad()
+        from unlearn_core.models.lora import adapters_off
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.no_grad())
+        stack.enter_context(adapters_off(self._frozen()))
+        return stack
+
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Logits of the frozen starting model (no gradient)."""
-        with torch.no_grad():
+        with self._starting():
             return model_logits(self._frozen(), batch)
+
+    def output(self, batch: dict[str, torch.Tensor]) -> Scores:
+        """The frozen starting model's hidden states and head (``DeferredLogits``) or logits (no gradient)."""
+        with self._starting():
+            output = model_output(self._frozen(), batch)
+        if self._adapters_disabled and isinstance(output, DeferredLogits) and output.weight is None:
+            output.project = self._head_without_adapters(output.project)  # an adapted head: off when it runs
+        return output
+
+    def _head_without_adapters(self, head: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], Any]:
+        def project(hidden: torch.Tensor) -> torch.Tensor:
+            with self._starting():
+                return head(hidden)
+
+        return project
 
     def module_outputs(self, batch: dict[str, torch.Tensor], pattern: str) -> ModuleOutputs:
         """Outputs of the frozen starting model's modules named like ``pattern`` (no gradient)."""
-        with torch.no_grad():
+        with self._starting():
             return module_outputs(self._frozen(), batch, pattern)
 
     def state(self) -> CachedLogprobs:
@@ -117,7 +152,7 @@ def sequence_logprobs(
     with torch.no_grad():
         for start in range(0, len(samples), batch_size):
             batch = {k: v.to(device) for k, v in collate(samples[start : start + batch_size], pad_id).items()}
-            nll, _ = sequence_nll(model_logits(scorer, batch), batch["labels"])
+            nll, _ = sequence_nll(model_output(scorer, batch), batch["labels"])
             values.update(zip(batch["index"].tolist(), (-nll).tolist()))
     scorer.train(was_training)
     return values
@@ -162,9 +197,10 @@ class StartingModel:
     def scorer(self) -> torch.nn.Module:
         """A module that runs forwards with the starting weights now (the engine's module under ZeRO-3)."""
         from unlearn_core.distributed import is_partitioned
+        from unlearn_core.hidden_states import unwrap
 
         if not is_partitioned(self.model):
-            return self.model
+            return unwrap(self.model)  # a PEFT model's causal LM (the adapters in its layers): the fast scorers
         frozen = self.frozen()
         return getattr(frozen, "module", frozen)
 

@@ -15,7 +15,7 @@ def forget_ascent_loss(model: torch.nn.Module, forget: Batch, count: float | Non
     and divided by ``count``, the effective batch's forget target tokens)."""
     from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
 
-    return -losses.mean_token_nll(losses.model_logits(model, forget), forget["labels"], count)
+    return -losses.mean_token_nll(losses.model_output(model, forget), forget["labels"], count)
 
 
 class GradAscent(UnlearningMethod):

@@ -54,7 +54,7 @@ class NPO(_ForgetRetainMethod):
         from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
         from unlearn_npo.losses import npo_forget_loss
 
-        nll_sum, _ = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
+        nll_sum, _ = losses.sequence_nll(losses.model_output(model, forget), forget["labels"])
         return npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"], rows)
 
 
@@ -76,5 +76,5 @@ class SimNPO(_ForgetRetainMethod):
         from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
         from unlearn_npo.losses import simnpo_forget_loss
 
-        nll_sum, num_targets = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
+        nll_sum, num_targets = losses.sequence_nll(losses.model_output(model, forget), forget["labels"])
         return simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"], rows)
