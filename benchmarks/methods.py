@@ -59,6 +59,7 @@ def _finished(run_dir: Path) -> dict[str, Any] | None:
 
 def _run_one(benchmark: str, method: str, run_dir: Path, quick: bool) -> dict[str, Any]:
     """Run (or reuse) one method on one benchmark; its table (rows target, retain, unlearned) and wall time."""
+    from unlearn_core.errors import ConfigError
     from unlearn_core.pipeline.api import run
 
     done = _finished(run_dir)
@@ -68,7 +69,10 @@ def _run_one(benchmark: str, method: str, run_dir: Path, quick: bool) -> dict[st
     if quick:
         overrides += QUICK if benchmark == "tofu" else QUICK_MUSE
     start = time.perf_counter()
-    result = run("unlearn", benchmark=benchmark, method=method, overrides=overrides, overwrite=True)
+    try:
+        result = run("unlearn", benchmark=benchmark, method=method, overrides=overrides, overwrite=True)
+    except ConfigError as refused:  # a method that does not apply to the benchmark (no alternate answers on MUSE)
+        return {"rows": {}, "seconds": None, "refused": str(refused)}
     return {"rows": result.rows, "seconds": time.perf_counter() - start}
 
 
@@ -82,11 +86,14 @@ def _table(benchmark: str, results: dict[str, dict[str, Any]]) -> list[str]:
     """One markdown table: the target and retain rows, then a row per method."""
     columns = COLUMNS[benchmark]
     lines = [f"| {benchmark.upper()} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    first = next(iter(results.values()), None)
+    first = next((r for r in results.values() if r["rows"]), None)
     for label in ("target", "retain"):
         row = (first or {}).get("rows", {}).get(label, {})
         lines.append(f"| *{label}* | " + " | ".join(_number(row.get(c)) for c in columns) + " |")
     for method, result in results.items():
+        if "refused" in result:
+            lines.append(f"| {method} | refused: {result['refused']} |" + " |" * (len(columns) - 1))
+            continue
         row = result["rows"].get("unlearned", {})
         lines.append(f"| {method} | " + " | ".join(_number(row.get(c)) for c in columns) + " |")
     return lines
@@ -108,7 +115,7 @@ def _plot(path: Path, results: dict[str, dict[str, dict[str, Any]]]) -> None:
     figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5), squeeze=False)
     for ax, (benchmark, x, y, log_y) in zip(axes[0], panels):
         runs = results[benchmark]
-        first = next(iter(runs.values()))["rows"]
+        first = next((r["rows"] for r in runs.values() if r["rows"]), {})
         for label, marker in (("target", "s"), ("retain", "*")):
             row = first.get(label, {})
             if isinstance(row.get(x), (int, float)) and isinstance(row.get(y), (int, float)):

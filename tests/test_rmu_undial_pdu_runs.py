@@ -117,7 +117,8 @@ def test_pdus_epoch_update_averages_a_kl_retain_loss_over_the_epoch(runs):
 @pytest.mark.slow
 def test_rmu_with_open_unlearnings_layer_on_the_tiny_model_is_refused_in_one_line(offline_dir, tmp_path):
     with offline_dir(tmp_path), pytest.raises(ConfigError) as refused:
-        run("unlearn", benchmark="tofu", method="rmu", overrides=[*TINY["tofu"], "paths.output_dir=o"])
+        published_layer = r"trainer.method_args.module_regex=model\.layers\.7"  # over the embedded protocol's layer 2
+        run("unlearn", benchmark="tofu", method="rmu", overrides=[*TINY["tofu"], published_layer, "paths.output_dir=o"])
     message = str(refused.value)
     assert "\n" not in message
     assert r"'model\.layers\.7'" in message and "module lists: model.layers.0 to model.layers.3" in message

@@ -62,3 +62,30 @@ def test_a_real_model_keeps_the_published_defaults(plugins, tmp_path):
     cfg = _resolve(plugins, "tofu", f"model.model_args.pretrained_model_name_or_path={tmp_path}")
     assert cfg.get("trainer.method_args.beta") == 0.1
     assert cfg.get("trainer.args.learning_rate") == 1e-5
+
+
+INSTALLED_SETTINGS = {
+    ("DPO", "tofu"): {"data.forget": "TOFU_QA_forget_idk", "trainer.method_args.beta": 0.03},
+    ("IdkNLL", "tofu"): {"data.forget": "TOFU_QA_forget_idk"},
+    ("SatImp", "muse"): {"trainer.method_args.gamma": 100.0},
+    ("CEU", "tofu"): {"trainer.args.learning_rate": 5e-5},
+    ("CEU", "muse"): {"trainer.args.learning_rate": 4e-5},
+    ("RMU", "tofu"): {"trainer.method_args.module_regex": r"model\.layers\.2"},
+    ("UNDIAL", "muse"): {"trainer.method_args.alpha": 1.0},
+    ("PDU", "tofu"): {"trainer.method_args.retain_loss_eps": 0.1, "trainer.method_args.dual_warmup_epochs": 0},
+}
+"""What the shipped methods need on the embedded models (each method's README has the runs behind them)."""
+
+
+@pytest.mark.parametrize(("method", "benchmark"), list(INSTALLED_SETTINGS))
+def test_shipped_methods_settings_reach_the_embedded_runs_and_user_values_win(method, benchmark):
+    plugins = load_plugins()
+    if method not in plugins.methods.names():
+        pytest.skip(f"{method}'s plugin is not installed")
+    cfg = resolve_config("unlearn", plugins, benchmark=benchmark, method=method)
+    for key, value in INSTALLED_SETTINGS[(method, benchmark)].items():
+        assert cfg.get(key) == value, key
+    key = next(iter(INSTALLED_SETTINGS[(method, benchmark)]))
+    own = "TOFU_QA_forget_para" if key == "data.forget" else "0.2"
+    mine = resolve_config("unlearn", plugins, benchmark=benchmark, method=method, overrides=[f"{key}={own}"])
+    assert str(mine.get(key)) == own

@@ -91,6 +91,11 @@ class DPO(_AlternateMethod):
         "retain_loss_type": "NLL",
         "compat": "none",
     }
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"data.forget": "TOFU_QA_forget_idk", "trainer.method_args.beta": 0.03}
+    }
+    """On the embedded TOFU: the forget rows with their "I don't know" answers, and a smaller beta (with 0.1 the loss
+    saturates within the first epoch while the forget answers keep most of their probability; see the README)."""
 
     def reference_logprob_fields(self) -> tuple[str, ...]:
         """The starting model's log-probs of both answers, cached once before training."""
@@ -119,6 +124,8 @@ class IdkNLL(_AlternateMethod):
     name: ClassVar[str] = "IdkNLL"
     description: ClassVar[str] = "finetune on the alternate (I don't know) answer of each forget question"
     defaults: ClassVar[dict[str, Any]] = {"alpha": 1.0, "gamma": 1.0, "retain_loss_type": "NLL"}
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {"tofu": {"data.forget": "TOFU_QA_forget_idk"}}
+    """On the embedded TOFU: the forget rows with their "I don't know" answers."""
 
     def forget_term(
         self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference, totals: BatchTotals

@@ -54,6 +54,12 @@ class PDU(UnlearningMethod):
         "retain_loss_type": "NLL",
         "compat": "none",
     }
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"trainer.method_args.retain_loss_eps": 0.1, "trainer.method_args.dual_warmup_epochs": 0},
+        "muse": {"trainer.method_args.retain_loss_eps": 0.1, "trainer.method_args.dual_warmup_epochs": 0},
+    }
+    """The embedded targets' retain NLL is about 0.07; without warm-up the dual variable acts from the first step
+    (with 5 warm-up epochs the flattening term breaks the tiny model first; see the README)."""
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {
         "retain_loss_type": RETAIN_LOSS_TYPES,
         "dual_update_upon": ("step", "epoch"),

@@ -34,6 +34,11 @@ class RMU(UnlearningMethod):
         "control_seed": 0,
         "compat": "none",
     }
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"trainer.method_args.module_regex": r"model\.layers\.2"},
+        "muse": {"trainer.method_args.module_regex": r"model\.layers\.2"},
+    }
+    """The embedded TOFU and MUSE models have 4 layers, so the published layer 7 does not exist there."""
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"retain_loss_type": RETAIN_CHOICES, "compat": COMPAT_CHOICES}
 
     def __init__(self, **method_args: Any) -> None:

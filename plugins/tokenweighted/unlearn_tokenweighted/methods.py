@@ -110,6 +110,12 @@ class SatImp(_WeightedAscent):
         "retain_loss_type": "NLL",
         "compat": "none",
     }
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"trainer.method_args.gamma": 100.0},
+        "muse": {"trainer.method_args.gamma": 100.0},
+    }
+    """The embedded targets are nearly certain of their forget answers, so the weights ``p^5 (1 - p)`` are tiny and
+    ``gamma=0.1`` forgets nothing (see the README)."""
 
     def __init__(self, **method_args: Any) -> None:
         super().__init__(**method_args)
@@ -131,6 +137,12 @@ class CEU(_CompatMethod):
     aliases: ClassVar[tuple[str, ...]] = ("CE-U",)
     description: ClassVar[str] = "cross-entropy to the model's own distribution with the label's logit masked out"
     defaults: ClassVar[dict[str, Any]] = {"ignore_first_n_answer_tokens": 1, "compat": "none"}
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"trainer.args.learning_rate": 5e-5},
+        "muse": {"trainer.args.learning_rate": 4e-5},
+    }
+    """CE-U has no retain term: at the embedded protocol's learning rates it destroys the tiny models (see the
+    README)."""
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"compat": COMPAT_CHOICES}
 
     def __init__(self, **method_args: Any) -> None:

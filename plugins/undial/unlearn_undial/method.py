@@ -28,6 +28,11 @@ class UNDIAL(UnlearningMethod):
         "retain_loss_type": "NLL",
         "compat": "none",
     }
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"trainer.method_args.alpha": 1.0},
+        "muse": {"trainer.method_args.alpha": 1.0},
+    }
+    """A retain NLL term: without it MUSE's embedded learning rate also wipes the retained knowledge."""
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"retain_loss_type": RETAIN_LOSS_TYPES, "compat": COMPAT_CHOICES}
 
     @property
