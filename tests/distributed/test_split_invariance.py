@@ -1,6 +1,7 @@
 """The effective batch decides the result, not its split: 8×1×1, 4×2×1 and 2×4×1 in one process, 4×1×2 under DDP,
 ZeRO-2 and ZeRO-3 and 2×2×2 under ZeRO-3 (per device × accumulation × processes) log the same losses and gradient
-norms, end with the same weights and evaluate to the same numbers, for NPO with the KL retain loss and GradDiff.
+norms, end with the same weights and evaluate to the same numbers, for NPO and WGA (token-weighted) with the KL retain
+loss and GradDiff.
 
 The tiny embedded TOFU has six forget rows, so every split trains on all six in each optimizer step (the last
 micro-batch of a step is smaller where the split does not divide six). Each command is a sweep over the methods, so
@@ -20,7 +21,7 @@ from faultkit import TINY, signal_on_call
 
 pytestmark = pytest.mark.slow
 
-METHODS = ("NPO", "GradDiff")
+METHODS = ("NPO", "GradDiff", "WGA")
 STEPS = 10
 SETTINGS = [
     *TINY,
@@ -59,7 +60,7 @@ def _sweep(cwd: Path, cache: Path, prefix: list[str], split: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory: pytest.TempPathFactory, embedded_cache: Path) -> dict[str, Path]:
-    """Every split's sweep directory (runs 0, 1 are the methods in ``METHODS`` order)."""
+    """Every split's sweep directory (runs 0, 1, 2 are the methods in ``METHODS`` order)."""
     pytest.importorskip("deepspeed")
     root = tmp_path_factory.mktemp("splits")
     dirs = {}
