@@ -175,7 +175,7 @@ def _run_single(mode: str, plugins: Any, cli: dict[str, Any], resume_command: st
     """Resolve, run, and print the summary table and where everything is."""
     overrides = list(cli["overrides"])
     cfg = resolve_config(mode, plugins, benchmark=cli["benchmark"], method=cli["method"], overrides=overrides)
-    from unlearn_core.pipeline.api import execute  # torch and transformers: only once the configuration is valid
+    from unlearn_core.pipeline.api import execute  # heavy (torch, transformers): loaded once the configuration is valid
 
     try:
         with _interrupts(resume_command, lambda: mode != "eval" and latest_checkpoint(cfg.output_dir) is not None):

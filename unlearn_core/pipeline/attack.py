@@ -69,7 +69,7 @@ def attack_run(
 ) -> RunResult:
     """Attack the model of ``run_dir``, evaluate it and compare with the run's rows (``known_rows``, or the run's
     ``summary_table.json``; the unlearned model is evaluated first when neither has its row)."""
-    from unlearn_core.pipeline.evaluation_plan import plan_evaluation  # torch and the engine: once inputs are valid
+    from unlearn_core.pipeline.evaluation_plan import plan_evaluation  # heavy (torch): loaded on first use
 
     cfg = load_attacked_run(run_dir)
     plugins.benchmarks.get(cfg.benchmark)
