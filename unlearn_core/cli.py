@@ -12,10 +12,18 @@ from typing import Any
 
 import click
 
-from unlearn_core.cli_attack import ATTACK_HELP
+from unlearn_core.cli_attack import ATTACK_HELP, attack_command
 from unlearn_core.cli_launch import LAUNCH_PREFIX_ENV
+from unlearn_core.cli_sweep import SHOW_CONFIG_HELP, show_config, sweep_command
 from unlearn_core.cli_sweep import SWEEP_HELP as _SWEEP_HELP
-from unlearn_core.errors import UnlearnError
+from unlearn_core.config import resolve_config
+from unlearn_core.errors import ConfigError, UnlearnError
+from unlearn_core.pipeline.environment import record_command
+from unlearn_core.pipeline.outputs import os_error_message
+from unlearn_core.plugins import load_plugins
+from unlearn_core.table import render_table, summary_table
+from unlearn_core.training.checkpoint import latest_checkpoint
+from unlearn_core.training.signals import TrainingInterrupted, terminate_as_interrupt
 
 OVERRIDES_HELP = (
     "Trailing KEY=VALUE overrides use the reference keys, e.g. forget_split=forget05 trainer.args.learning_rate=2e-5 "
@@ -35,9 +43,6 @@ class _State:
 def _said_by_process_0(exc: BaseException) -> bool:
     """Errors every process of a launch meets alike (a stop they agreed on, a configuration they share) are
     printed once, by process 0; any other error is printed by the process that met it."""
-    from unlearn_core.errors import ConfigError
-    from unlearn_core.training.signals import TrainingInterrupted
-
     return os.environ.get("RANK", "0") != "0" and isinstance(exc, (TrainingInterrupted, ConfigError))
 
 
@@ -64,7 +69,6 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             if _State.verbose:
                 raise
-            from unlearn_core.pipeline.outputs import os_error_message
 
             click.echo(f"Error: {os_error_message(exc)}", err=True)
             sys.exit(1)
@@ -103,8 +107,6 @@ def main(verbose: bool) -> None:
 
 
 def _plugins() -> Any:
-    from unlearn_core.plugins import load_plugins
-
     return load_plugins()
 
 
@@ -117,7 +119,6 @@ def list_plugins(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in plugins.infos], indent=2))
         return
-    from unlearn_core.table import render_table
 
     rows = []
     for info in plugins.infos:
@@ -158,8 +159,6 @@ def _command_line(mode: str, benchmark: str | None, method: str | None, override
 @contextmanager
 def _interrupts(resume_command: str, resumable: Callable[[], bool]) -> Iterator[None]:
     """SIGTERM as SIGINT; a stop names the command that continues (``resumable()``: whether one can)."""
-    from unlearn_core.training.signals import TrainingInterrupted, terminate_as_interrupt
-
     try:
         with terminate_as_interrupt():
             yield
@@ -174,14 +173,9 @@ def _interrupts(resume_command: str, resumable: Callable[[], bool]) -> Iterator[
 
 def _run_single(mode: str, plugins: Any, cli: dict[str, Any], resume_command: str) -> None:
     """Resolve, run, and print the summary table and where everything is."""
-    from unlearn_core.config import resolve_config
-    from unlearn_core.pipeline.outputs import os_error_message
-    from unlearn_core.table import summary_table
-    from unlearn_core.training.checkpoint import latest_checkpoint
-
     overrides = list(cli["overrides"])
     cfg = resolve_config(mode, plugins, benchmark=cli["benchmark"], method=cli["method"], overrides=overrides)
-    from unlearn_core.pipeline.api import execute  # torch and transformers: only once the configuration is valid
+    from unlearn_core.pipeline.api import execute  # heavy (torch, transformers): loaded once the configuration is valid
 
     try:
         with _interrupts(resume_command, lambda: mode != "eval" and latest_checkpoint(cfg.output_dir) is not None):
@@ -205,15 +199,11 @@ def _run_single(mode: str, plugins: Any, cli: dict[str, Any], resume_command: st
 
 def _check_method_value(method: str | None) -> None:
     """``-m`` is ``--method`` on ``unlearn run``: an override given to it means the user wanted a sweep."""
-    from unlearn_core.errors import ConfigError
-
     if method and "=" in method:
         raise ConfigError(f"--method got '{method}': on 'unlearn run', -m is short for --method; a sweep is --multirun")
 
 
 def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
-    from unlearn_core.cli_sweep import SHOW_CONFIG_HELP
-
     multirun_names = ["--multirun"] if with_method else ["--multirun", "-m"]  # on run, -m is --method
 
     @click.option("--benchmark", "-b", help="Benchmark name (see list-plugins), e.g. tofu or muse.")
@@ -230,9 +220,6 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
     @_guard
     def command(**cli: Any) -> None:
         import shlex
-
-        from unlearn_core.cli_sweep import show_config, sweep_command
-        from unlearn_core.pipeline.environment import record_command
 
         cli.setdefault("method", None)
         benchmark, method, multirun = cli["benchmark"], cli["method"], cli["multirun"]
@@ -279,9 +266,6 @@ def _experiment_command(mode: str, with_method: bool) -> Callable[..., Any]:
 @click.option("--overwrite", is_flag=True, help="Replace earlier results of the same attack on this run.")
 @_guard
 def attack_cmd(name: str, run_dir: Path, arguments: tuple[str, ...], overwrite: bool) -> None:
-    from unlearn_core.cli_attack import attack_command
-    from unlearn_core.pipeline.environment import record_command
-
     record_command(["unlearn", "attack", name, str(run_dir), *arguments, *["--overwrite"] * overwrite])
     attack_command(name, run_dir, arguments, overwrite)
 

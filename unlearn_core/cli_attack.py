@@ -6,6 +6,12 @@ from pathlib import Path
 
 import click
 
+from unlearn_core.attacks.arguments import attack_arguments, parse_attack_overrides
+from unlearn_core.pipeline.attack import attack_dir, attack_run, check_attack_dir, load_attacked_run
+from unlearn_core.pipeline.environment import quiet_libraries
+from unlearn_core.plugins import load_plugins
+from unlearn_core.table import summary_table
+
 ATTACK_HELP = """Attack the unlearned model of RUN_DIR and evaluate it as the run was evaluated.
 
 \b
@@ -22,18 +28,11 @@ metric: (attacked - unlearned) / (target - unlearned), 0 = nothing came back, 1 
 
 def attack_command(name: str, run_dir: Path, arguments: tuple[str, ...], overwrite: bool) -> None:
     """Check the attack and its arguments, run it, print the table and where the results are."""
-    from unlearn_core.attacks.arguments import attack_arguments, parse_attack_overrides
-    from unlearn_core.pipeline.attack import attack_dir, check_attack_dir, load_attacked_run
-    from unlearn_core.plugins import load_plugins
-    from unlearn_core.table import summary_table
-
     plugins = load_plugins()
     attack_cls = plugins.attacks.get(name)
     attack = attack_cls(**attack_arguments(attack_cls, parse_attack_overrides(arguments)))
     attack.check(load_attacked_run(run_dir).values)
     check_attack_dir(attack_dir(run_dir, attack), overwrite)
-    from unlearn_core.pipeline.attack import attack_run  # torch and transformers: only once the inputs are valid
-    from unlearn_core.pipeline.environment import quiet_libraries
 
     quiet_libraries()
     result = attack_run(run_dir, attack, plugins, overwrite=overwrite)

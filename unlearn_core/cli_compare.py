@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from unlearn_core.compare.page import render_html
+from unlearn_core.compare.plot import plottable_axes, render_png
+from unlearn_core.compare.runs import collect, incomparable
+from unlearn_core.errors import UnlearnError
+from unlearn_core.plugins import load_plugins
+from unlearn_core.table import render_table
+from unlearn_core.training.diskio import write_bytes, write_text
+
 if TYPE_CHECKING:
     from unlearn_core.benchmarks import TradeoffAxes
     from unlearn_core.compare.runs import Comparison
@@ -36,8 +44,6 @@ def compare_command(paths: tuple[Path, ...], plot_file: Path | None, html_file: 
     Example:
       unlearn compare saves/unlearn/npo_sweep --plot tradeoff.png --html report.html
     """
-    from unlearn_core.errors import UnlearnError
-
     try:
         _compare(list(paths), plot_file, html_file, flags["as_json"], flags["force"])
     except UnlearnError as exc:
@@ -46,11 +52,6 @@ def compare_command(paths: tuple[Path, ...], plot_file: Path | None, html_file: 
 
 
 def _compare(paths: list[Path], plot_file: Path | None, html_file: Path | None, as_json: bool, force: bool) -> None:
-    from unlearn_core.compare.runs import collect, incomparable
-    from unlearn_core.errors import UnlearnError
-    from unlearn_core.table import render_table
-    from unlearn_core.training.diskio import write_bytes, write_text
-
     comparison = collect(paths)
     problems = incomparable(comparison)
     if problems and not force:
@@ -62,8 +63,6 @@ def _compare(paths: list[Path], plot_file: Path | None, html_file: Path | None, 
     if plot_file and png is not None:
         write_bytes(plot_file, png)
     if html_file:
-        from unlearn_core.compare.page import render_html
-
         write_text(html_file, render_html(comparison, title, png, notes))
     if as_json:
         click.echo(json.dumps({**comparison.as_dict(), "not_comparable": problems}, indent=2, default=str))
@@ -78,9 +77,6 @@ def _compare(paths: list[Path], plot_file: Path | None, html_file: Path | None, 
 
 def _plot(comparison: Comparison, title: str) -> bytes:
     """The PNG of the benchmark's trade-off panels (declared by its plugin; the first two columns otherwise)."""
-    from unlearn_core.compare.plot import plottable_axes, render_png
-    from unlearn_core.plugins import load_plugins
-
     declared: tuple[TradeoffAxes, ...] = ()
     plugins = load_plugins()
     if comparison.benchmark and comparison.benchmark in plugins.benchmarks:

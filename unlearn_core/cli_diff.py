@@ -8,6 +8,9 @@ from pathlib import Path
 
 import click
 
+from unlearn_core.errors import UnlearnError
+from unlearn_core.pipeline.diff import diff_runs, render_diff
+
 
 @click.command("diff")
 @click.argument("run_a", type=click.Path(path_type=Path))
@@ -19,9 +22,6 @@ def diff_command(run_a: Path, run_b: Path, as_json: bool) -> None:
     Exit code 0 when the runs are comparable (same benchmark, data, splits, seed, effective batch size, world size
     and metric version), 1 when they are not, 2 when a directory holds no readable run.
     """
-    from unlearn_core.errors import UnlearnError
-    from unlearn_core.pipeline.diff import diff_runs, render_diff
-
     try:
         diff = diff_runs(run_a, run_b)
     except UnlearnError as exc:

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from unlearn_core.errors import ConfigError
+
 SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs" / "accelerate"
 LAUNCHABLE = ("run", "train", "eval")
 LAUNCH_PREFIX_ENV = "UNLEARN_LAUNCH_COMMAND"
@@ -25,8 +27,6 @@ def shipped_config_names() -> list[str]:
 
 def config_path(config: str) -> Path:
     """The YAML file of a shipped configuration name, or ``config`` itself when it is a file."""
-    from unlearn_core.errors import ConfigError
-
     if config in shipped_config_names():
         return SHIPPED_CONFIGS / f"{config}.yaml"
     path = Path(config).expanduser()
@@ -44,8 +44,6 @@ def launch_environment(config: Path, cuda: bool) -> dict[str, str]:
     if cuda:
         return {}
     import yaml
-
-    from unlearn_core.errors import ConfigError
 
     try:
         settings = yaml.safe_load(config.read_text()) or {}
@@ -97,8 +95,6 @@ def launch_command(config: str, dry_run: bool, command: tuple, **options: Any) -
     On several machines run the same command on each with its --machine-rank (and the config's or
     --main-process-ip); the output directory and UNLEARN_CACHE_DIR must then be on a shared filesystem.
     """
-    from unlearn_core.errors import ConfigError
-
     try:
         path = config_path(config)
         if not command or command[0] not in LAUNCHABLE:

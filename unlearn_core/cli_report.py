@@ -9,11 +9,16 @@ from typing import Any
 
 import click
 
+from unlearn_core.config import resolve_config
+from unlearn_core.errors import UnlearnError
+from unlearn_core.evaluation.recompute import recompute_file
+from unlearn_core.evaluation.results import load_retain_logs
+from unlearn_core.plugins import load_plugins
+from unlearn_core.table import render_table
+
 
 def _eval_files(path: Path) -> list[Path]:
     """``path`` itself, or the ``*_EVAL.json`` files of a run directory (or of its ``evals/``)."""
-    from unlearn_core.errors import UnlearnError
-
     if path.is_file():
         return [path]
     for folder in (path, path / "evals"):
@@ -24,8 +29,6 @@ def _eval_files(path: Path) -> list[Path]:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    from unlearn_core.errors import UnlearnError
-
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -42,7 +45,6 @@ def _with_definitions(file: Path, results: dict[str, Any], plugins: Any) -> dict
     name = file.name.removesuffix("_EVAL.json").lower()
     if not bare or name not in plugins.benchmarks:
         return results
-    from unlearn_core.config import resolve_config
 
     suite = plugins.benchmarks.get(name).eval_suite(resolve_config("eval", plugins, benchmark=name).values)
     filled = dict(results)
@@ -55,10 +57,6 @@ def _with_definitions(file: Path, results: dict[str, Any], plugins: Any) -> dict
 
 def report_rows(path: Path, retain_logs: Path | None) -> list[dict[str, Any]]:
     """Checks of every entry of every EVAL file under ``path`` (as dicts with a ``file`` key)."""
-    from unlearn_core.evaluation.recompute import recompute_file
-    from unlearn_core.evaluation.results import load_retain_logs
-    from unlearn_core.plugins import load_plugins
-
     plugins = load_plugins()
     rows = []
     for file in _eval_files(path):
@@ -73,8 +71,6 @@ def report_rows(path: Path, retain_logs: Path | None) -> list[dict[str, Any]]:
 
 def render(rows: list[dict[str, Any]]) -> str:
     """The table and a closing line that names the entries whose stored aggregate disagrees."""
-    from unlearn_core.table import render_table
-
     out = []
     for file in dict.fromkeys(r["file"] for r in rows):
         mine = [r for r in rows if r["file"] == file]
@@ -110,8 +106,6 @@ def report(path: Path, retain_logs: Path | None, as_json: bool) -> None:
     No model is loaded. Prints stored and recomputed values side by side and says which stored aggregates
     disagree. Exit code 0 when all agree, 1 when some disagree, 2 when nothing could be read.
     """
-    from unlearn_core.errors import UnlearnError
-
     try:
         rows = report_rows(path, retain_logs)
     except UnlearnError as exc:

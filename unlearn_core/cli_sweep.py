@@ -7,6 +7,14 @@ from typing import Any
 
 import click
 
+from unlearn_core.config import resolve_config
+from unlearn_core.config.show import config_yaml, configs_yaml
+from unlearn_core.errors import UnlearnError
+from unlearn_core.pipeline.sweep import plan_sweep, run_sweep
+from unlearn_core.pipeline.sweep_files import SWEEP_FILE, SWEEP_MARKDOWN, sweep_rows
+from unlearn_core.table import render_table
+from unlearn_core.training.settings import check_training_args
+
 SWEEP_HELP = (
     "Sweeps: --multirun makes one run per combination of comma-separated values, e.g. "
     "--multirun trainer.args.learning_rate=1e-5,2e-5 trainer.method_args.beta=0.1,0.5 runs 4 combinations in "
@@ -25,11 +33,6 @@ def show_config(
     mode: str, plugins: Any, benchmark: str | None, method: str | None, overrides: list[str], multirun: bool
 ) -> None:
     """Print the configuration every run would use (checked as a run checks it), loading no model."""
-    from unlearn_core.config import resolve_config
-    from unlearn_core.config.show import config_yaml, configs_yaml
-    from unlearn_core.pipeline.sweep import plan_sweep
-    from unlearn_core.training.settings import check_training_args
-
     if multirun:
         sweep = plan_sweep(mode, plugins, benchmark=benchmark, method=method, overrides=overrides)
         documents = [(f"run {run.index}: {run.combination.label}", run.cfg.values) for run in sweep.runs]
@@ -52,11 +55,6 @@ def sweep_command(
     command: list[str],
 ) -> None:
     """Plan and run a sweep, then print its table and where everything is; exit 1 when a run failed."""
-    from unlearn_core.errors import UnlearnError
-    from unlearn_core.pipeline.sweep import plan_sweep, run_sweep
-    from unlearn_core.pipeline.sweep_files import SWEEP_FILE, SWEEP_MARKDOWN, sweep_rows
-    from unlearn_core.table import render_table
-
     sweep = plan_sweep(mode, plugins, benchmark=benchmark, method=method, overrides=overrides)
     run_sweep(sweep, plugins, overwrite=overwrite, resume=resume, command=command)
     if int(os.environ.get("RANK", "0")) != 0:

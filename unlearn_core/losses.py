@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from unlearn_core.chunked.deferred import DeferredLogits, model_output
 from unlearn_core.chunked.functions import kl_rows, target_logprobs
+from unlearn_core.chunked.kernels import fused_nll_sum
 from unlearn_core.errors import ConfigError
 from unlearn_core.methods import RETAIN_LOSS_TYPES, Batch, Reference
 from unlearn_core.normalization import share
@@ -94,8 +95,6 @@ def mean_token_nll(logits: Scores, labels: torch.Tensor, count: float | None = N
 def _nll_total(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The summed NLL of the targets (a fused CUDA kernel's when one applies) and the target mask."""
     if isinstance(logits, DeferredLogits):
-        from unlearn_core.chunked.kernels import fused_nll_sum
-
         rows, targets, mask = target_rows(logits, labels)
         fused = fused_nll_sum(rows, targets)
         if fused is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.errors import ConfigError
+from unlearn_core.models.loading import load_causal_lm
 
 ALTERNATIVES = "use attack.method=rtn (any device) or attack.method=quanto (CPU)"
 
@@ -26,8 +27,6 @@ def load_bnb_model(model_dir: Path, bits: int, cfg: dict[str, Any], device: Any)
     """The model of ``model_dir`` loaded with bitsandbytes ``bits``-bit weights on ``device`` (``model.model_args``
     as for any load; bitsandbytes leaves the output head in full precision)."""
     from transformers import BitsAndBytesConfig  # heavy: only for this backend
-
-    from unlearn_core.models.loading import load_causal_lm
 
     quantization = BitsAndBytesConfig(load_in_8bit=bits == 8, load_in_4bit=bits == 4)
     args = {**cfg["model"]["model_args"], "quantization_config": quantization, "device_map": {"": device}}

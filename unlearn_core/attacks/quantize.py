@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from unlearn_core.attacks.bnb_backend import check_bnb, load_bnb_model
 from unlearn_core.attacks.contract import Attack, AttackContext, AttackOutput
 
 METHODS = ("rtn", "quanto", "bnb")
@@ -28,12 +29,10 @@ class Quantize(Attack):
     def check(self, cfg: dict[str, Any]) -> None:
         """The backend must be usable here: quanto installed; bnb on CUDA with bitsandbytes."""
         if self.args["method"] == "quanto":
-            from unlearn_core.attacks.quanto_backend import check_quanto
+            from unlearn_core.attacks.quanto_backend import check_quanto  # heavy (torch): loaded on first use
 
             check_quanto()
         if self.args["method"] == "bnb":
-            from unlearn_core.attacks.bnb_backend import check_bnb
-
             check_bnb()
 
     def variant(self) -> str:
@@ -43,7 +42,7 @@ class Quantize(Attack):
     def apply(self, model: Any, context: AttackContext) -> AttackOutput:
         """Quantize ``model`` in place (rtn, quanto) or reload it quantized (bnb); the facts say how many weights
         RTN puts back on the starting model's level (when the run's starting model is known)."""
-        from unlearn_core.attacks.rtn import level_agreement, linear_layers
+        from unlearn_core.attacks.rtn import level_agreement, linear_layers  # heavy (torch): loaded on first use
 
         bits, method = self.args["bits"], self.args["method"]
         weights = {f"{name}.weight": layer.weight for name, layer in linear_layers(model).items()}
@@ -51,16 +50,15 @@ class Quantize(Attack):
             "rtn_against_starting_model": level_agreement(weights, context.starting_weights(list(weights)), bits)
         }
         if method == "rtn":
-            from unlearn_core.attacks.rtn import rtn_quantize_model
+            from unlearn_core.attacks.rtn import rtn_quantize_model  # heavy (torch): loaded on first use
 
             change = rtn_quantize_model(model, bits)
             facts.update(quantized_layers=len(change), mean_relative_weight_change=_mean(change.values()))
             return AttackOutput(model, facts)
         if method == "quanto":
-            from unlearn_core.attacks.quanto_backend import quanto_quantize_model
+            from unlearn_core.attacks.quanto_backend import quanto_quantize_model  # heavy (torch): loaded on first use
 
             return AttackOutput(model, {**facts, **quanto_quantize_model(model, bits)})
-        from unlearn_core.attacks.bnb_backend import load_bnb_model
 
         model.to("cpu")
         return AttackOutput(load_bnb_model(context.model_dir, bits, context.cfg, context.device), facts)

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from unlearn_core.distributed import is_partitioned
 from unlearn_core.hidden_states import unwrap
 
 CHUNK_ENV = "UNLEARN_LOGITS_CHUNK_MB"
@@ -87,8 +88,6 @@ def _takes_logits_to_keep(model_type: type) -> bool:
 def head_of(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module, int] | None:
     """``(decoder, output head, vocabulary size)`` of a model whose forward can stop before its head; None when it
     cannot."""
-    from unlearn_core.distributed import is_partitioned
-
     lm = unwrap(model)
     config = getattr(lm, "config", None)
     if is_partitioned(lm) or getattr(config, "final_logit_softcapping", None) or not _takes_logits_to_keep(type(lm)):

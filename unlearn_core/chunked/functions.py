@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from unlearn_core.chunked.deferred import DeferredLogits, chunk_rows
+from unlearn_core.chunked.kernels import fused_target_logprobs
 
 
 class RowTerm(Protocol):
@@ -139,8 +140,6 @@ def row_terms(source: DeferredLogits, term: RowTerm, size: int | None = None) ->
 def target_logprobs(source: DeferredLogits, targets: torch.Tensor, size: int | None = None) -> torch.Tensor:
     """``log p(y_i)`` of each hidden row's target ``targets[i]``, ``[N]`` float32 (Cut Cross-Entropy on CUDA when
     installed, else chunked)."""
-    from unlearn_core.chunked.kernels import fused_target_logprobs
-
     fused = fused_target_logprobs(source, targets)
     return fused if fused is not None else row_terms(source, TargetLogprob(targets), size)
 

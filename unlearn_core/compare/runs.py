@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.errors import UnlearnError
+from unlearn_core.pipeline.diff import diff_runs
 from unlearn_core.pipeline.run_table import RunTable, read_run_table
 from unlearn_core.pipeline.sweep_files import read_sweep_record
 from unlearn_core.training.runlog import read_jsonl
@@ -193,8 +194,6 @@ def _reference_rows(tables: list[tuple[str, RunTable]]) -> dict[str, dict[str, A
 
 def incomparable(comparison: Comparison) -> list[str]:
     """One line per run directory whose numbers ``unlearn diff`` would not compare with the first one's."""
-    from unlearn_core.pipeline.diff import diff_runs
-
     first, lines = comparison.sources[0], []
     for other in dict.fromkeys(comparison.sources[1:]):
         if other == first:

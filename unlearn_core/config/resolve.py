@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from unlearn_core.config import evaluators
 from unlearn_core.config.defaults import CHOICES, MODES, NONE_DEFAULT_TYPES, OPEN_SECTIONS, base_config
+from unlearn_core.config.evaluators import add_sections, eval_benchmark, is_evaluator, open_keys, select
 from unlearn_core.config.overrides import Override, parse_overrides
 from unlearn_core.config.peft import apply_peft
 from unlearn_core.config.validate import assign, check_choice, coerce, lookup, unknown_key_message
@@ -102,7 +102,7 @@ def resolve_config(
     method_cls = _method(plugins, mode, method, groups, cfg)
     _refuse_foreign_settings(plugins, bench, rest)
     peft_keys = [(o.key.removeprefix("peft."), o.value) for o in rest if o.key.startswith("peft.")]
-    _apply_overrides(cfg, [o for o in rest if not o.key.startswith("peft.")], method_cls, evaluators.open_keys(plugins))
+    _apply_overrides(cfg, [o for o in rest if not o.key.startswith("peft.")], method_cls, open_keys(plugins))
     apply_peft(cfg, groups.get("peft"), peft_keys)
     if uses_embedded_model(cfg):
         explicit = {o.key for o in rest}
@@ -115,7 +115,7 @@ def resolve_config(
     _check_choices(cfg, method_cls)
     check_dataset_names(cfg, plugins.datasets)
     bench.validate_config(cfg)
-    evaluators.select(cfg, plugins, groups.get("eval"), rest)  # after the benchmark's settings are filled in
+    select(cfg, plugins, groups.get("eval"), rest)  # after the benchmark's settings are filled in
     _fill_derived(cfg, bench.settings)
     return ExperimentConfig(cfg)
 
@@ -131,9 +131,7 @@ def _split_overrides(parsed: list[Override]) -> tuple[dict[str, Any], list[Overr
 
 def _benchmark(plugins: Plugins, mode: str, given: str | None, groups: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The benchmark (``--benchmark``, ``benchmark=``, ``eval=`` or the experiment's) and the experiment preset."""
-    by_eval = (
-        groups.get("eval") if mode == "eval" and not evaluators.is_evaluator(plugins, groups.get("eval")) else None
-    )
+    by_eval = groups.get("eval") if mode == "eval" and not is_evaluator(plugins, groups.get("eval")) else None
     name = given or groups.get("benchmark") or by_eval
     preset: dict[str, Any] = {}
     if groups.get("experiment"):
@@ -149,11 +147,11 @@ def _layered(plugins: Plugins, mode: str, bench: Any, preset: dict[str, Any], gr
     cfg = base_config()
     cfg.update(mode=mode, benchmark=bench.name, experiment=groups.get("experiment"))
     cfg.update({key: setting.default for key, setting in bench.settings.items()})
-    evaluators.add_sections(cfg, plugins)
+    add_sections(cfg, plugins)
     _merge(cfg, bench.config_defaults(mode))
     _merge(cfg, preset)
-    if "eval" in groups and not evaluators.is_evaluator(plugins, groups["eval"]):
-        cfg["eval"]["benchmark"] = evaluators.eval_benchmark(plugins, groups["eval"])
+    if "eval" in groups and not is_evaluator(plugins, groups["eval"]):
+        cfg["eval"]["benchmark"] = eval_benchmark(plugins, groups["eval"])
     cfg["eval"]["benchmark"] = cfg["eval"]["benchmark"] or bench.name
     # the model preset (the embedded tiny model's unless model= names another) brings its template
     model_cfg = _merge(base_config()["model"], plugins.models.get(groups.get("model") or cfg["model"]["name"]).config())

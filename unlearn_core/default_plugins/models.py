@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from unlearn_core.hookspecs import hookimpl
+from unlearn_core.models.presets import ModelPreset
 
 EMBEDDED_MODEL = "tiny-llama"
 TINY_TEMPLATE = {"asst_start_tag": "Answer:"}
@@ -80,8 +81,6 @@ HUB_PRESETS: list[tuple[str, str, dict[str, Any]]] = [
 @hookimpl
 def register_models(register: Any) -> None:
     """Register the presets above and the embedded tiny model."""
-    from unlearn_core.models.presets import ModelPreset
-
     register(
         EMBEDDED_MODEL,
         ModelPreset(EMBEDDED_MODEL, None, TINY_TEMPLATE, description="embedded tiny Llama, trained by the benchmark"),

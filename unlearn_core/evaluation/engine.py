@@ -17,12 +17,15 @@ from typing import Any
 import torch
 
 from unlearn_core.choice_tokens import context_length
+from unlearn_core.data import Tokenized, collate
 from unlearn_core.errors import ConfigError, RetainLogsError
 from unlearn_core.evaluation import decoding, lockstep, needs, scoring, sharding
 from unlearn_core.evaluation.metric import Generate, Score
 from unlearn_core.evaluation.partial import PartialResults
 from unlearn_core.evaluation.suite import EvalDataset, EvalSuite, MetricEntry
 from unlearn_core.evaluation.tokens import EvalTokens
+from unlearn_core.metrics.classifier import load_classifier
+from unlearn_core.metrics.mia import gradnorm_scores
 from unlearn_core.metrics.rouge import cut_at_stop_strings
 from unlearn_core.progress import Progress
 from unlearn_core.suggest import unknown_message
@@ -110,8 +113,6 @@ class EvaluationEngine:
     def classifier(self, path: str) -> tuple[Any, Any]:
         """A sequence classifier and its tokenizer (loaded once per path, on the evaluated model's device)."""
         if path not in self._classifiers:
-            from unlearn_core.metrics.classifier import load_classifier
-
             self._classifiers[path] = load_classifier(path, next(self.model.parameters()).device)
         return self._classifiers[path]
 
@@ -212,9 +213,6 @@ class EvaluationEngine:
         gradient hooks a ZeRO-1/2 optimizer puts on the parameters. A ZeRO-3-partitioned model has no full local
         weights to differentiate: that is an error.
         """
-        from unlearn_core.data import Tokenized, collate
-        from unlearn_core.metrics.mia import gradnorm_scores
-
         if lockstep.is_partitioned(self.model):
             raise ConfigError(
                 "metric mia_gradnorm needs whole per-sample gradients, which ZeRO-3 partitions: evaluate the saved "

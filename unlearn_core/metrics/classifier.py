@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from unlearn_core.errors import DataError
+from unlearn_core.models.loading import check_model_dir, looks_like_path
 
 
 def class_probabilities(
@@ -35,8 +36,6 @@ def class_probabilities(
 def load_classifier(path: str, device: Any) -> tuple[Any, Any]:
     """A sequence classifier and its tokenizer from ``path`` (safetensors only, no remote code), in eval mode."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from unlearn_core.models.loading import check_model_dir, looks_like_path
 
     if looks_like_path(path):
         check_model_dir(path)

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from unlearn_core.config.peft import build_lora_config
 from unlearn_core.errors import ConfigError, DataError
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -77,8 +78,6 @@ def check_target_modules(model: torch.nn.Module, target_modules: Any) -> None:
 def with_adapters(model: torch.nn.Module, values: dict[str, Any]) -> Any:
     """``model`` wrapped with fresh LoRA adapters (``values``: the ``peft`` group); only the adapters train."""
     from peft import get_peft_model  # optional extra: imported only with peft=lora
-
-    from unlearn_core.config.peft import build_lora_config
 
     check_target_modules(model, values.get("target_modules"))
     try:

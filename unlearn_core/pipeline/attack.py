@@ -20,9 +20,12 @@ from unlearn_core.attacks.contract import Attack
 from unlearn_core.attacks.recovery import recovery_columns, recovery_row
 from unlearn_core.config import ExperimentConfig
 from unlearn_core.errors import ConfigError, OutputDirError
+from unlearn_core.pipeline.attack_context import RunAttackContext
+from unlearn_core.pipeline.environment import command_line, get_accelerator
 from unlearn_core.pipeline.records import RunResult
 from unlearn_core.pipeline.run_table import REFERENCE_ROWS, RunTable, read_run_table, write_run_table
 from unlearn_core.plugins import Plugins
+from unlearn_core.training.diskio import replace_dir, write_json
 
 ATTACKS_DIR = "attacks"
 MANIFEST_FILE = "attack.json"
@@ -66,7 +69,7 @@ def attack_run(
 ) -> RunResult:
     """Attack the model of ``run_dir``, evaluate it and compare with the run's rows (``known_rows``, or the run's
     ``summary_table.json``; the unlearned model is evaluated first when neither has its row)."""
-    from unlearn_core.pipeline.evaluation_plan import plan_evaluation  # torch and the engine: once inputs are valid
+    from unlearn_core.pipeline.evaluation_plan import plan_evaluation  # heavy (torch): loaded on first use
 
     cfg = load_attacked_run(run_dir)
     plugins.benchmarks.get(cfg.benchmark)
@@ -83,7 +86,6 @@ def attack_run(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    from unlearn_core.training.diskio import replace_dir
 
     replace_dir(tmp, out)
     result.output_dir = out
@@ -102,9 +104,7 @@ def _attack_and_evaluate(
     run_dir: Path, cfg: ExperimentConfig, attack: Attack, plugins: Plugins, plan: Any, rows: dict[str, Any], out: Path
 ) -> RunResult:
     """Load the run's model, attack it, evaluate it into ``out`` and write the manifest and the table there."""
-    from unlearn_core.pipeline.attack_context import RunAttackContext
-    from unlearn_core.pipeline.environment import get_accelerator
-    from unlearn_core.pipeline.models import load_model_and_tokenizer
+    from unlearn_core.pipeline.models import load_model_and_tokenizer  # heavy (torch): loaded on first use
 
     model_dir = run_dir / "model"
     model, tokenizer = load_model_and_tokenizer(cfg.values, str(model_dir))
@@ -133,7 +133,6 @@ def _attack_and_evaluate(
     table = RunTable(rows, list(columns), plan.labels, recovery)
     write_run_table(out, table)
     manifest = _manifest(run_dir, cfg, described, output.facts, recovery, rows, seconds, device)
-    from unlearn_core.training.diskio import write_json
 
     write_json(out / MANIFEST_FILE, manifest)
     files = {**evaluation.files, "manifest": out / MANIFEST_FILE}
@@ -163,8 +162,7 @@ def _manifest(
     device: Any,
 ) -> dict[str, Any]:
     """What ``attack.json`` records: the attack, the model attacked, what the attack did and what it brought back."""
-    from unlearn_core.pipeline.environment import command_line
-    from unlearn_core.pipeline.evaluate import installed_versions
+    from unlearn_core.pipeline.evaluate import installed_versions  # heavy (torch): loaded on first use
 
     return {
         **attack,

@@ -83,7 +83,7 @@ class RunAttackContext:
     def finetune(self, model: Any, rows: list[Tokenized], *, steps: int, learning_rate: float, seed: int) -> dict:
         """``steps`` optimizer steps on ``rows`` at a constant ``learning_rate`` with the run's batch size and
         optimizer; ``seed`` orders the samples."""
-        from unlearn_core.pipeline.finetune import finetune_in_memory  # the training loop: torch, accelerate
+        from unlearn_core.pipeline.finetune import finetune_in_memory  # heavy (torch, accelerate): loaded on first use
 
         overrides = {**RELEARN_ARGS, "max_steps": steps, "learning_rate": learning_rate, "seed": seed}
         result = finetune_in_memory(model, self.tokenizer, rows, self.cfg, overrides, "relearn", self.log_path)

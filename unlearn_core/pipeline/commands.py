@@ -15,17 +15,30 @@ from unlearn_core.data import Tokenized
 from unlearn_core.default_plugins.models import uses_embedded_model
 from unlearn_core.distributed import is_partitioned
 from unlearn_core.errors import ConfigError, TrainingError
+from unlearn_core.hidden_states import unwrap
+from unlearn_core.models.lora import adapters_off, is_peft_model
 from unlearn_core.pipeline.embedded import EmbeddedBuilder
 from unlearn_core.pipeline.environment import get_accelerator, mixed_precision_for, seed_everything
 from unlearn_core.pipeline.evaluate import selected_keys, summary_from_logs
 from unlearn_core.pipeline.evaluation_plan import plan_evaluation
 from unlearn_core.pipeline.evaluators import run_evaluators
+from unlearn_core.pipeline.finetune import finetune_in_memory
 from unlearn_core.pipeline.models import load_model_and_tokenizer
 from unlearn_core.pipeline.outputs import current_run
 from unlearn_core.pipeline.records import RunResult, record_provenance
 from unlearn_core.pipeline.trained_model import save_final, with_lora
 from unlearn_core.plugins import Plugins
+from unlearn_core.suggest import unknown_message
 from unlearn_core.token_rules import PromptTemplate
+from unlearn_core.training.batches import ForgetRetainBatches
+from unlearn_core.training.checkpoint import CheckpointManager, complete_checkpoints, reference_logprobs_of
+from unlearn_core.training.diskio import json_line, write_failure
+from unlearn_core.training.loop import train
+from unlearn_core.training.method_hooks import check_method_needs, forget_fields_read
+from unlearn_core.training.normalizing import check_split
+from unlearn_core.training.reference import FrozenReference, StartingModel, covered
+from unlearn_core.training.runlog import truncate_jsonl
+from unlearn_core.training.signals import TrainingInterrupted
 from unlearn_core.training.tracking import LOGGING_DIR, RunTracker, tracker_names
 
 
@@ -42,8 +55,6 @@ def _start_model(cfg: ExperimentConfig, builder: EmbeddedBuilder | None, role: s
 
 def _check_best_metric(cfg: ExperimentConfig, suite: Any) -> None:
     """``trainer.args.metric_for_best_model`` must be a summary value this run's evaluations produce."""
-    from unlearn_core.suggest import unknown_message
-
     metric = cfg.get("trainer.args.metric_for_best_model")
     if metric is None:
         return
@@ -55,8 +66,6 @@ def _check_best_metric(cfg: ExperimentConfig, suite: Any) -> None:
 
 def _record_failure(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, exc: BaseException) -> None:
     """Mark provenance.json as interrupted/failed; never hides the original error."""
-    from unlearn_core.training.signals import TrainingInterrupted
-
     status = "interrupted" if isinstance(exc, (TrainingInterrupted, KeyboardInterrupt)) else "failed"
     try:
         record_provenance(cfg, plugins, accelerator, {"error": str(exc) or type(exc).__name__}, status=status)
@@ -66,8 +75,6 @@ def _record_failure(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, e
 
 def _note_resume(cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, resume: bool) -> None:
     """Record in provenance.json, before training goes on, which checkpoint this run resumes from."""
-    from unlearn_core.training.checkpoint import complete_checkpoints
-
     found = complete_checkpoints(cfg.output_dir) if resume else []
     if found:
         record_provenance(cfg, plugins, accelerator, {"resumed_from": found[-1][0]}, status="running")
@@ -88,8 +95,6 @@ def _tracking(cfg: ExperimentConfig) -> Iterator[RunTracker]:
 
 def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
     """Finetune a model on ``data.train`` (target or retain data) and save it in ``<output_dir>/model``."""
-    from unlearn_core.pipeline.finetune import finetune_in_memory
-
     run = current_run(cfg.output_dir)
     with run.setup():
         bench = plugins.benchmarks.get(cfg.benchmark)
@@ -133,8 +138,6 @@ def train_command(cfg: ExperimentConfig, plugins: Plugins) -> RunResult:
 
 def _checkpoints(cfg: ExperimentConfig, args: dict[str, Any]) -> Any:
     """The run's checkpoint manager (it writes nothing unless ``save_strategy`` asks or a stop signal comes)."""
-    from unlearn_core.training.checkpoint import CheckpointManager
-
     return CheckpointManager(cfg.output_dir, args)
 
 
@@ -236,10 +239,6 @@ class _Unlearning:
 def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, run: Any) -> _Unlearning:
     """Method, evaluation plan, model and data, the method's needs checked against them; a user error on the way
     undoes the run directory."""
-    from unlearn_core.training.method_hooks import check_method_needs
-    from unlearn_core.training.normalizing import check_split
-    from unlearn_core.training.reference import StartingModel
-
     with run.setup():
         method = plugins.methods.get(cfg.get("trainer.name"))(**cfg.get("trainer.method_args"))
         check_split(method, cfg.get("trainer.args"))
@@ -265,12 +264,6 @@ def _load_unlearning(cfg: ExperimentConfig, plugins: Plugins, run: Any) -> _Unle
 def _training_inputs(cfg: ExperimentConfig, u: _Unlearning, latest: Any) -> tuple[Any, Any]:
     """The frozen reference (cached log-probs, reused from the checkpoint resumed from, and/or the model) and the
     forget/retain batches with the extra forget fields the method reads."""
-    from unlearn_core.models.lora import adapters_off, is_peft_model
-    from unlearn_core.training.batches import ForgetRetainBatches
-    from unlearn_core.training.checkpoint import reference_logprobs_of
-    from unlearn_core.training.method_hooks import forget_fields_read
-    from unlearn_core.training.reference import FrozenReference, covered
-
     args = cfg.get("trainer.args")
     pad = u.tokenizer.pad_token_id if u.tokenizer.pad_token_id is not None else 0
     seed_everything(args["seed"], bool(args.get("full_determinism")))
@@ -306,11 +299,6 @@ def _training_inputs(cfg: ExperimentConfig, u: _Unlearning, latest: Any) -> tupl
 
 def _evaluator(cfg: ExperimentConfig, u: _Unlearning, resumed: bool) -> Any:
     """Evaluation during training: each summary appended to ``eval_log.jsonl`` (kept up to a resumed checkpoint)."""
-    from unlearn_core.hidden_states import unwrap
-    from unlearn_core.training.checkpoint import complete_checkpoints
-    from unlearn_core.training.diskio import json_line, write_failure
-    from unlearn_core.training.runlog import truncate_jsonl
-
     evaluations_log = cfg.output_dir / "eval_log.jsonl"
     if u.accelerator.is_main_process:
         if resumed:
@@ -349,8 +337,6 @@ def _train_and_evaluate(
 ) -> tuple[Any, Any, dict[str, Path]]:
     """Train (a failure is recorded), save the model and evaluate it: the training result, the evaluation and the
     result files (the benchmark's and the selected evaluators')."""
-    from unlearn_core.training.loop import train
-
     reference, batches, checkpoints = inputs
     with _tracking(cfg) as tracker:
         try:

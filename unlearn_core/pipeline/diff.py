@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.errors import UnlearnError
+from unlearn_core.table import render_table
 
 ABSENT = "(absent)"
 
@@ -189,8 +190,6 @@ def _show(value: Any, width: int = 48) -> str:
 
 def render_diff(diff: RunDiff) -> str:
     """The text ``unlearn diff`` prints: differing keys, summary numbers side by side, the verdict."""
-    from unlearn_core.table import render_table
-
     lines = [f"A: {diff.a.path}", f"B: {diff.b.path}", ""]
     for title, changes in (("configuration", diff.config), ("provenance", diff.provenance)):
         if changes:

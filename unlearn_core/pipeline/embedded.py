@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
+from unlearn_core.data import Tokenized
 from unlearn_core.distributed import LocalAccelerator, is_distributed, main_process_first
 from unlearn_core.evaluation.needs import retain_logs_needs
 from unlearn_core.models.tiny import build_tiny_llama, train_tokenizer
@@ -142,8 +143,6 @@ class EmbeddedBuilder:
 
     def finetune_rows(self, cfg: dict[str, Any], template: PromptTemplate) -> list[Any]:
         """The benchmark's finetuning rows, plus the base rows when the recipe replays them."""
-        from unlearn_core.data import Tokenized
-
         rows = self.bench.finetune_data(cfg, template)
         if self.recipe.replay:
             extra = self.recipe.base_rows(template)

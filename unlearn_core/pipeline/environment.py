@@ -10,6 +10,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from unlearn_core.distributed import prepare_deepspeed, process_group_kwargs
+from unlearn_core.evaluation.results import METRIC_DEFINITION_VERSION
+
 _ACCELERATOR: Any = None
 
 
@@ -48,7 +51,6 @@ def get_accelerator(mixed_precision: str = "no") -> Any:
         from accelerate.state import AcceleratorState
 
         AcceleratorState._reset_state(reset_partial_state=False)
-    from unlearn_core.distributed import prepare_deepspeed, process_group_kwargs
 
     prepare_deepspeed()
     handlers = [InitProcessGroupKwargs(**process_group_kwargs())] if process_group_kwargs() else []
@@ -126,8 +128,6 @@ def config_hash(cfg: dict[str, Any]) -> str:
 
 def provenance(cfg: dict[str, Any], plugin_versions: dict[str, str], accelerator: Any) -> dict[str, Any]:
     """What makes a run reproducible and comparable: config hash, command, versions, seed, world, batch, device."""
-    from unlearn_core.evaluation.results import METRIC_DEFINITION_VERSION
-
     args = cfg["trainer"]["args"]
     world = accelerator.num_processes if accelerator is not None else int(os.environ.get("WORLD_SIZE", "1"))
     packages = {}

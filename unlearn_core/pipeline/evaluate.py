@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from unlearn_core.errors import ConfigError
 from unlearn_core.evaluation.engine import EvaluationEngine, ReferenceModel
 from unlearn_core.evaluation.needs import retain_logs_needs
 from unlearn_core.evaluation.partial import PartialResults
@@ -27,6 +28,7 @@ from unlearn_core.evaluation.suite import EvalSuite
 from unlearn_core.pipeline.mia_reference import mia_reference_loader
 from unlearn_core.pipeline.outputs import is_main_process
 from unlearn_core.plugins import Plugins
+from unlearn_core.suggest import unknown_message
 from unlearn_core.token_rules import PromptTemplate
 
 
@@ -44,9 +46,6 @@ class Evaluation:
 def selected_keys(cfg: dict[str, Any], suite: EvalSuite) -> list[str]:
     """The entries to compute: ``eval.metrics`` (entry keys or their aliases) or the suite's defaults; unknown
     names are errors listing the valid ones."""
-    from unlearn_core.errors import ConfigError
-    from unlearn_core.suggest import unknown_message
-
     keys = cfg["eval"]["metrics"] or suite.default_keys
     if isinstance(keys, str):
         keys = [keys]

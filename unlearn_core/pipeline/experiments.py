@@ -14,8 +14,11 @@ from typing import Any
 
 from unlearn_core.benchmarks import ExperimentStep
 from unlearn_core.config import ExperimentConfig
+from unlearn_core.default_plugins.models import uses_embedded_model
+from unlearn_core.pipeline.outputs import begin_run, current_run
 from unlearn_core.pipeline.records import RunResult, record_provenance
 from unlearn_core.plugins import Plugins
+from unlearn_core.training.diskio import write_json
 
 SUMMARY_FILE = "experiment_summary.json"
 
@@ -33,8 +36,7 @@ def _step_config(cfg: ExperimentConfig, step: ExperimentStep, previous_model: st
 
 def _reference_path(cfg: ExperimentConfig, plugins: Plugins) -> str | None:
     """The retain model's logs every step compares against: ``retain_logs_path``, else the embedded retain model's."""
-    from unlearn_core.default_plugins.models import uses_embedded_model
-    from unlearn_core.pipeline.embedded import EmbeddedBuilder
+    from unlearn_core.pipeline.embedded import EmbeddedBuilder  # heavy (torch): loaded on first use
 
     if cfg.get("retain_logs_path"):
         return str(cfg.get("retain_logs_path"))
@@ -49,9 +51,7 @@ def experiment_command(
 ) -> RunResult:
     """Run ``steps`` in order, each an unlearning run in ``<output_dir>/<step name>``; one row per step
     (``shared_target``: see ``unlearn_command``)."""
-    from unlearn_core.pipeline.commands import unlearn_command
-    from unlearn_core.pipeline.outputs import begin_run, current_run
-    from unlearn_core.training.diskio import write_json
+    from unlearn_core.pipeline.commands import unlearn_command  # heavy (torch): loaded on first use
 
     start = time.perf_counter()
     top = current_run(cfg.output_dir)

@@ -38,7 +38,7 @@ def mia_reference_loader(
     """A function that finds and loads the reference model on first call (in eval mode, on ``device``)."""
 
     def load() -> Any:
-        from unlearn_core.pipeline.models import load_model_and_tokenizer
+        from unlearn_core.pipeline.models import load_model_and_tokenizer  # heavy (torch): loaded on first use
 
         path = mia_reference_path(cfg, logs, embedded_retain)
         model_cfg = {

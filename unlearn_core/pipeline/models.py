@@ -9,6 +9,7 @@ from typing import Any
 from unlearn_core.errors import ConfigError
 from unlearn_core.models.loading import check_model_dir, load_causal_lm, load_tokenizer, looks_like_path
 from unlearn_core.models.lora import ADAPTER_CONFIG, adapter_base, is_adapter_dir, load_adapter_dir
+from unlearn_core.training.zero3 import whole_model_loading
 
 
 def resolve_model_dir(path: str) -> str:
@@ -39,8 +40,6 @@ def load_model_and_tokenizer(cfg: dict[str, Any], path: str, *, partitioned: boo
     DeepSpeed ZeRO-3 a model to train is loaded ``partitioned`` (each process reads only its slice); every other
     model is loaded whole.
     """
-    from unlearn_core.training.zero3 import whole_model_loading
-
     path = resolve_model_dir(path)
     model_cfg = cfg["model"]
     check_quantization(model_cfg["model_args"])

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.errors import ConfigError, OutputDirError, UnlearnError
+from unlearn_core.pipeline.diff import changed_keys
+from unlearn_core.training.checkpoint import CHECKPOINTS_DIR, latest_checkpoint
 from unlearn_core.training.diskio import os_error_reason, replace_dir, write_failure, write_json
 
 RUN_OUTPUTS = (
@@ -252,9 +254,6 @@ RESUME_MAY_CHANGE = (
 def check_resumable(path: Path, mode: str, config: dict[str, Any]) -> None:
     """Raise unless ``path`` holds a run of the same configuration to continue (with a checkpoint, for training)."""
     import json
-
-    from unlearn_core.pipeline.diff import changed_keys
-    from unlearn_core.training.checkpoint import CHECKPOINTS_DIR, latest_checkpoint
 
     config_file = path / "config.json"
     if not config_file.is_file():

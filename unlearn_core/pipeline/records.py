@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.config import ExperimentConfig
+from unlearn_core.pipeline.environment import provenance
+from unlearn_core.pipeline.outputs import current_run, is_main_process
 from unlearn_core.plugins import Plugins, plugin_versions
 from unlearn_core.training.diskio import write_json
 
@@ -32,9 +34,6 @@ def record_provenance(
     cfg: ExperimentConfig, plugins: Plugins, accelerator: Any, extra: dict[str, Any], status: str = "finished"
 ) -> None:
     """Write ``provenance.json`` in the output directory (and close the run directory's set-up phase)."""
-    from unlearn_core.pipeline.environment import provenance
-    from unlearn_core.pipeline.outputs import current_run, is_main_process
-
     current_run(cfg.output_dir).commit()
     if not is_main_process():
         return

@@ -8,6 +8,7 @@ from unlearn_core.attacks.arguments import attack_entries, build_attack, resolve
 from unlearn_core.config import ExperimentConfig
 from unlearn_core.distributed import world_size
 from unlearn_core.errors import ConfigError
+from unlearn_core.pipeline.attack import attack_run
 from unlearn_core.pipeline.records import RunResult
 from unlearn_core.plugins import Plugins
 
@@ -35,8 +36,6 @@ def check_run_attacks(cfg: ExperimentConfig, plugins: Plugins) -> None:
 
 def run_attacks(cfg: ExperimentConfig, plugins: Plugins, result: RunResult) -> RunResult:
     """Attack the model the run saved, one attack after the other, and add their rows to ``result``."""
-    from unlearn_core.pipeline.attack import attack_run  # loads models: only once unlearning is done
-
     for name, args in attack_entries(cfg.values.get("attacks")):
         attack = build_attack(plugins.attacks, name, args, cfg.values)
         attacked = attack_run(cfg.output_dir, attack, plugins, overwrite=True, known_rows=result.rows)

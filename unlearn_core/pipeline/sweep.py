@@ -17,21 +17,24 @@ from typing import Any
 
 from unlearn_core.config import ExperimentConfig, resolve_config
 from unlearn_core.config.sweep import Combination, expand_sweep
+from unlearn_core.distributed import barrier
 from unlearn_core.errors import ConfigError, OutputDirError, TrainingError
-from unlearn_core.pipeline.environment import command_line
+from unlearn_core.pipeline.environment import command_line, record_command
 from unlearn_core.pipeline.outputs import is_main_process
+from unlearn_core.pipeline.run_attacks import check_run_attacks
 from unlearn_core.pipeline.run_table import TABLE_FILE, RunTable, read_run_table
 from unlearn_core.pipeline.sweep_files import SWEEP_FILE, Sweep, SweepRun, save_sweep
 from unlearn_core.plugins import Plugins
+from unlearn_core.training.checkpoint import latest_checkpoint
+from unlearn_core.training.settings import check_training_args
+from unlearn_core.training.signals import TrainingInterrupted
 
 SHARED_TARGET_DIR = "target_evaluations"
 
 
 def _resolve(mode: str, plugins: Plugins, benchmark: str | None, method: str | None, combo: Combination) -> Any:
     """One combination's configuration, checked as a run would check it before loading anything."""
-    from unlearn_core.pipeline.distributed_checks import check_launch
-    from unlearn_core.pipeline.run_attacks import check_run_attacks
-    from unlearn_core.training.settings import check_training_args
+    from unlearn_core.pipeline.distributed_checks import check_launch  # heavy (torch): loaded on first use
 
     try:
         cfg = resolve_config(mode, plugins, benchmark=benchmark, method=method, overrides=list(combo.overrides))
@@ -45,7 +48,7 @@ def _resolve(mode: str, plugins: Plugins, benchmark: str | None, method: str | N
 
 def _check_metric_names(configs: list[ExperimentConfig], plugins: Plugins) -> None:
     """``eval.metrics`` of every combination (once per distinct selection) against its benchmark's suite."""
-    from unlearn_core.pipeline.evaluate import selected_keys
+    from unlearn_core.pipeline.evaluate import selected_keys  # heavy (torch): loaded on first use
 
     seen: set[str] = set()
     for index, cfg in enumerate(configs):
@@ -118,8 +121,6 @@ def _check_same_sweep(sweep: Sweep) -> None:
 def run_state(run: SweepRun, mode: str) -> str:
     """``new``, ``finished``, ``checkpoint`` (continues from it), ``partial`` (started again) or, for an
     evaluation, ``resumable`` (finished entries are reused)."""
-    from unlearn_core.training.checkpoint import latest_checkpoint
-
     path = run.directory
     if not path.is_dir() or not any(path.iterdir()):
         return "new"
@@ -147,8 +148,6 @@ def run_sweep(
     """Run every combination not finished yet; ``command`` (the CLI's words before the overrides) is recorded, with
     each run's overrides, as that run's command. A run stopped by a non-finite loss is marked failed and the sweep
     goes on; any other error or a stop signal marks the run and ends the sweep."""
-    from unlearn_core.distributed import barrier
-
     _check_directory(sweep, overwrite=overwrite, resume=resume)
     states = {run.index: run_state(run, sweep.mode) for run in sweep.runs} if resume else {}
     barrier()  # every process has read the directory before process 0 writes into it
@@ -166,9 +165,7 @@ def _run_one(
     sweep: Sweep, run: SweepRun, plugins: Plugins, state: str, overwrite: bool, command: list[str] | None
 ) -> None:
     """Run one combination (``state``: see ``run_state``) and record how it went in the sweep files."""
-    from unlearn_core.pipeline.api import execute
-    from unlearn_core.pipeline.environment import record_command
-    from unlearn_core.training.signals import TrainingInterrupted
+    from unlearn_core.pipeline.api import execute  # heavy (torch): loaded on first use
 
     if command is not None:
         where = [f"task_name={run.cfg.get('task_name')}", f"paths.output_dir={run.directory}"]

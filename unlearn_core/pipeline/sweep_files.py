@@ -13,7 +13,10 @@ from typing import Any
 
 from unlearn_core.config import ExperimentConfig
 from unlearn_core.config.sweep import Combination
+from unlearn_core.pipeline.outputs import is_main_process
 from unlearn_core.pipeline.run_table import REFERENCE_ROWS, RunTable
+from unlearn_core.table import format_value
+from unlearn_core.training.diskio import write_json, write_text
 
 SWEEP_FILE = "sweep.json"
 SWEEP_MARKDOWN = "sweep.md"
@@ -124,8 +127,6 @@ def sweep_rows(sweep: Sweep) -> tuple[list[str], list[list[Any]]]:
 
 def render_markdown(sweep: Sweep) -> str:
     """``sweep.md``: the command, a count by status, and the table."""
-    from unlearn_core.table import format_value
-
     headers, rows = sweep_rows(sweep)
     counts: dict[str, int] = {}
     for run in sweep.runs:
@@ -148,9 +149,6 @@ def render_markdown(sweep: Sweep) -> str:
 
 def save_sweep(sweep: Sweep) -> None:
     """Rewrite ``sweep.json`` and ``sweep.md`` (process 0 only)."""
-    from unlearn_core.pipeline.outputs import is_main_process
-    from unlearn_core.training.diskio import write_json, write_text
-
     if not is_main_process():
         return
     write_json(sweep.directory / SWEEP_FILE, sweep.as_dict())

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unlearn_core.distributed import is_partitioned
 from unlearn_core.errors import TrainingError, UnlearnError
 from unlearn_core.training.diskio import fsync_tree, replace_dir, write_failure, write_json
 from unlearn_core.training.rng import capture_rng, restore_rng
@@ -129,9 +130,13 @@ class CheckpointManager:
         the cached reference log-probs and the method's own state when there are any."""
         import torch
 
-        from unlearn_core.training.method_state import save_method_state
-        from unlearn_core.training.weights import save_logprobs, save_weights
-        from unlearn_core.training.zero_checkpoint import optimizer_file, save_zero_optimizer, zero_optimizer
+        from unlearn_core.training.method_state import save_method_state  # heavy (torch): loaded on first use
+        from unlearn_core.training.weights import save_logprobs, save_weights  # heavy (torch): loaded on first use
+        from unlearn_core.training.zero_checkpoint import (  # heavy (torch): loaded on first use
+            optimizer_file,
+            save_zero_optimizer,
+            zero_optimizer,
+        )
 
         final = self.path_of(state.step)
         tmp = self.root / f".step-{state.step}.tmp"
@@ -185,9 +190,12 @@ class CheckpointManager:
         """Restore weights, optimizer, scheduler and this process's RNG from ``path``; return the train state."""
         import torch
 
-        from unlearn_core.distributed import is_partitioned
-        from unlearn_core.training.weights import load_weights
-        from unlearn_core.training.zero_checkpoint import load_zero_optimizer, optimizer_file, zero_optimizer
+        from unlearn_core.training.weights import load_weights  # heavy (torch): loaded on first use
+        from unlearn_core.training.zero_checkpoint import (  # heavy (torch): loaded on first use
+            load_zero_optimizer,
+            optimizer_file,
+            zero_optimizer,
+        )
 
         saved = _read_json(path / "trainer_state.json")
         expected = asdict(layout)
@@ -221,14 +229,14 @@ class CheckpointManager:
 
     def load_weights(self, step: int, model: Any) -> None:
         """Load only the weights of the checkpoint of ``step`` (the best model at the end)."""
-        from unlearn_core.training.weights import load_weights
+        from unlearn_core.training.weights import load_weights  # heavy (torch): loaded on first use
 
         load_weights(self.path_of(step) / "model.safetensors", model)
 
 
 def reference_logprobs_of(path: Path | None) -> dict[str, dict[int, float]] | None:
     """The cached reference log-probs (by field, then sample index) stored with a checkpoint, if it has them."""
-    from unlearn_core.training.weights import load_logprobs
+    from unlearn_core.training.weights import load_logprobs  # heavy (torch): loaded on first use
 
     if path is None or not (path / "reference_logprobs.safetensors").is_file():
         return None

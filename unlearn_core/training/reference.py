@@ -10,9 +10,13 @@ import torch
 
 from unlearn_core.chunked.deferred import DeferredLogits
 from unlearn_core.data import Tokenized, collate
-from unlearn_core.hidden_states import ModuleOutputs, module_outputs
+from unlearn_core.distributed import is_partitioned
+from unlearn_core.hidden_states import ModuleOutputs, module_outputs, unwrap
 from unlearn_core.losses import Scores, model_logits, model_output, sequence_nll
 from unlearn_core.methods import FORGET_FIELD
+from unlearn_core.models.lora import adapters_off
+from unlearn_core.training.deepspeed_support import zero_stage
+from unlearn_core.training.zero3 import frozen_copy, inference_engine
 
 CachedLogprobs = dict[str, dict[int, float]]
 """Reference log-probs by field name, then by sample index."""
@@ -100,7 +104,6 @@ class FrozenReference:
         """No gradient, and for a LoRA run the adapters disabled."""
         if not self._adapters_disabled:
             return torch.no_grad()
-        from unlearn_core.models.lora import adapters_off
 
         stack = contextlib.ExitStack()
         stack.enter_context(torch.no_grad())
@@ -170,9 +173,6 @@ def starting_model_copy(
     """A frozen copy of the starting model: a local replica (single process, DDP, ZeRO-1/2), or under ZeRO-3 an
     inference-only DeepSpeed engine whose parameters stay partitioned. ``reload()`` loads the starting model again
     (a partitioned model cannot be copied)."""
-    from unlearn_core.training.deepspeed_support import zero_stage
-    from unlearn_core.training.zero3 import frozen_copy, inference_engine
-
     frozen = frozen_copy(model, reload)
     if zero_stage(accelerator) == 3:
         return inference_engine(frozen, accelerator)
@@ -196,9 +196,6 @@ class StartingModel:
 
     def scorer(self) -> torch.nn.Module:
         """A module that runs forwards with the starting weights now (the engine's module under ZeRO-3)."""
-        from unlearn_core.distributed import is_partitioned
-        from unlearn_core.hidden_states import unwrap
-
         if not is_partitioned(self.model):
             return unwrap(self.model)  # a PEFT model's causal LM (the adapters in its layers): the fast scorers
         frozen = self.frozen()

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from unlearn_core.errors import ConfigError
+from unlearn_core.training.tracking import tracker_names
 
 
 def _is_int(value: Any) -> bool:
@@ -15,8 +16,6 @@ def _is_int(value: Any) -> bool:
 def check_training_args(args: dict[str, Any], mode: str) -> None:
     """Raise ConfigError (exit 2) for inconsistent save/eval/best-model/skip settings or an unknown or uninstalled
     tracker in ``report_to``."""
-    from unlearn_core.training.tracking import tracker_names
-
     tracker_names(args.get("report_to"))
     _check_eval_steps(args)
     if args.get("save_strategy") == "steps" and not (_is_int(args.get("save_steps")) and args["save_steps"] >= 1):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.errors import ConfigError
+from unlearn_core.suggest import unknown_message
 
 TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow", "trackio": "trackio"}
 """Tracker name -> the package it needs."""
@@ -32,8 +33,6 @@ def installed(name: str) -> bool:
 
 def tracker_names(value: Any) -> list[str]:
     """The trackers ``report_to`` asks for; unknown names and uninstalled packages are ConfigErrors (exit 2)."""
-    from unlearn_core.suggest import unknown_message
-
     names = [value] if isinstance(value, str) else list(value or [])
     if names in (["none"], ["None"]):
         return []

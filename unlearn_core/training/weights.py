@@ -8,7 +8,10 @@ from typing import Any
 
 import torch
 
+from unlearn_core.distributed import is_partitioned
 from unlearn_core.errors import TrainingError
+from unlearn_core.methods import FORGET_FIELD
+from unlearn_core.training.zero3 import load_into_partitioned
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], path: Path) -> None:
@@ -43,8 +46,6 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
     tensors = load_file(str(path))
     for alias, target in json.loads(metadata.get("aliases", "{}")).items():
         tensors[alias] = tensors[target]
-    from unlearn_core.distributed import is_partitioned
-    from unlearn_core.training.zero3 import load_into_partitioned
 
     if is_partitioned(model):
         expected = set(model.state_dict())
@@ -71,8 +72,6 @@ def save_logprobs(values: dict[str, dict[int, float]], path: Path) -> None:
     field's are ``<field>.index``/``<field>.logprob``."""
     from safetensors.torch import save_file
 
-    from unlearn_core.methods import FORGET_FIELD
-
     tensors: dict[str, torch.Tensor] = {}
     for name, by_index in values.items():
         prefix = "" if name == FORGET_FIELD else f"{name}."
@@ -85,8 +84,6 @@ def save_logprobs(values: dict[str, dict[int, float]], path: Path) -> None:
 def load_logprobs(path: Path) -> dict[str, dict[int, float]]:
     """Read what ``save_logprobs`` wrote."""
     from safetensors.torch import load_file
-
-    from unlearn_core.methods import FORGET_FIELD
 
     data: dict[str, Any] = load_file(str(path))
     values: dict[str, dict[int, float]] = {}

@@ -32,7 +32,7 @@ def entry(key: str, precompute: str, classifier: str | None, max_length: int = 5
 
 def compute(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """Per sample ``score`` and the text; a list value (one generation per answer) is scored as its first."""
-    from unlearn_core.metrics.classifier import class_probabilities
+    from unlearn_core.metrics.classifier import class_probabilities  # heavy (torch): loaded on first use
 
     a = e.args
     if not a.classifier:

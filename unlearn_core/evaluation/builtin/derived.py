@@ -57,7 +57,7 @@ def _ratios(entry: dict[str, Any], where: str) -> list[Any]:
 
 def compute_forget_quality(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """The KS-test p-value between this model's and the retain model's forget truth ratios."""
-    from unlearn_core.metrics import forget_quality as fq
+    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
 
     key = e.args.truth_ratio_key
     ours = _ratios(ctx.result(key), key)
@@ -73,7 +73,7 @@ def compute_forget_quality(ctx: EvaluationContext, e: MetricEntry) -> dict[str, 
 
 def compute_privleak(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """``((1 - AUC) - (1 - AUC_retain)) / (1 - AUC_retain + 1e-10) * 100``: near 0 is ideal."""
-    from unlearn_core.metrics import forget_quality as fq
+    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
 
     key = e.args.mia_key
     auc = ctx.result(key)["auc"]
@@ -86,7 +86,7 @@ def compute_privleak(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
 
 def compute_harmonic_mean(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """Model utility: the harmonic mean of other entries' aggregates (0 when any is 0)."""
-    from unlearn_core.metrics import forget_quality as fq
+    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
 
     values = {k: ctx.result(k)["agg_value"] for k in e.args.keys}
     missing = [k for k, v in values.items() if v is None]
@@ -97,7 +97,7 @@ def compute_harmonic_mean(ctx: EvaluationContext, e: MetricEntry) -> dict[str, A
 
 def recompute_forget_quality(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """The p-value again from the recomputed truth ratios and the retain logs' (needs ``--retain-logs``)."""
-    from unlearn_core.metrics import forget_quality as fq
+    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
 
     if r.retain_logs is None:
         raise ValueError("needs --retain-logs (the retain model's EVAL.json)")
@@ -110,7 +110,7 @@ def recompute_forget_quality(r: RecomputeContext, stored: dict[str, Any]) -> flo
 
 def recompute_privleak(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """The gap again from the recomputed AUC and the retain logs' (the stored reference AUC without them)."""
-    from unlearn_core.metrics import forget_quality as fq
+    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
 
     auc = r.value(r.args.mia_key)
     if r.retain_logs is not None:
@@ -122,7 +122,7 @@ def recompute_privleak(r: RecomputeContext, stored: dict[str, Any]) -> float | N
 
 def recompute_harmonic_mean(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """The harmonic mean of the recomputed components."""
-    from unlearn_core.metrics import forget_quality as fq
+    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
 
     values = {k: r.value(k) for k in r.args.keys}
     if any(v is None for v in values.values()):

@@ -30,7 +30,7 @@ def em_entry(key: str, dataset: str, field: str = "answer") -> MetricEntry:
 
 def compute_es(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """ES = 1 - k*/n per sample, k* the start of the longest exactly predicted suffix (``suffix`` = n - k*)."""
-    from unlearn_core.metrics import memorization
+    from unlearn_core.metrics import memorization  # heavy (torch): loaded on first use
 
     by_index = {}
     for i, st in enumerate(ctx.stats(e.dataset, e.args.field)):
@@ -42,7 +42,7 @@ def compute_es(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
 
 def compute_em(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """EM = the fraction of targets whose argmax is the target, per sample (``hits`` of ``n``)."""
-    from unlearn_core.metrics import memorization
+    from unlearn_core.metrics import memorization  # heavy (torch): loaded on first use
 
     by_index = {}
     for i, st in enumerate(ctx.stats(e.dataset, e.args.field)):

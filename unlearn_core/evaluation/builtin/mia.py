@@ -36,7 +36,7 @@ def entries(forget: str, holdout: str, field: str | None = None, k: float = 0.4)
 
 
 def _scores_of(kind: str, ctx: EvaluationContext, dataset: str, field: str, k: float) -> list[dict[str, Any]]:
-    from unlearn_core.metrics import mia
+    from unlearn_core.metrics import mia  # heavy (torch): loaded on first use
 
     if kind == "gradnorm":
         return [{"score": s} for s in ctx.gradnorm_scores(dataset, field)]
@@ -58,7 +58,7 @@ def _scores_of(kind: str, ctx: EvaluationContext, dataset: str, field: str, k: f
 
 def _compute(kind: str) -> Callable[[EvaluationContext, MetricEntry], dict[str, Any]]:
     def compute(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
-        from unlearn_core.metrics import mia
+        from unlearn_core.metrics import mia  # heavy (torch): loaded on first use
 
         out: dict[str, Any] = {}
         for side in SIDES:
@@ -79,7 +79,7 @@ def _compute(kind: str) -> Callable[[EvaluationContext, MetricEntry], dict[str, 
 
 def recompute(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """Each side's mean from its stored scores, and the AUC from both sides."""
-    from unlearn_core.metrics import mia
+    from unlearn_core.metrics import mia  # heavy (torch): loaded on first use
 
     sides = []
     for side in SIDES:

@@ -56,7 +56,7 @@ def compute(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
 
 def rouge_row(generation: str, ground_truth: str | list[str], prompt: str) -> dict[str, Any]:
     """One sample's record; against a list of ground truths every field is a list (one per answer)."""
-    from unlearn_core.metrics.rouge import rouge_scores  # rouge_score and nltk: imported when first scored
+    from unlearn_core.metrics.rouge import rouge_scores  # heavy (rouge_score, nltk, scipy): loaded on first use
 
     if isinstance(ground_truth, str):
         scores = rouge_scores(generation, ground_truth)
@@ -73,7 +73,7 @@ def rouge_row(generation: str, ground_truth: str | list[str], prompt: str) -> di
 def recompute(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """Every ROUGE figure from the stored generation and ground truth; the stored ``rouge_type`` (inferred for
     another tool's file: the figure that reproduces the stored value)."""
-    from unlearn_core.metrics.rouge import rouge_scores
+    from unlearn_core.metrics.rouge import rouge_scores  # heavy (rouge_score, nltk, scipy): loaded on first use
 
     values = []
     for row in rows(stored):
