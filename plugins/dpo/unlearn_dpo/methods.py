@@ -109,8 +109,8 @@ class DPO(_AlternateMethod):
         from unlearn_dpo.losses import dpo_forget_loss
 
         forget, alternate = batch["forget"], batch["forget_fields"][ALTERNATE]
-        lose_nll, _ = losses.sequence_nll(losses.model_logits(model, forget), forget["labels"])
-        win_nll, _ = losses.sequence_nll(losses.model_logits(model, alternate), alternate["labels"])
+        lose_nll, _ = losses.sequence_nll(losses.model_output(model, forget), forget["labels"])
+        win_nll, _ = losses.sequence_nll(losses.model_output(model, alternate), alternate["labels"])
         win_ref = reference.logprobs(alternate, ALTERNATE).to(win_nll.device)
         lose_ref = reference.logprobs(forget, FORGET_FIELD).to(lose_nll.device)
         term = dpo_forget_loss(-win_nll, win_ref, -lose_nll, lose_ref, self.args["beta"], totals.samples("forget"))
@@ -134,5 +134,5 @@ class IdkNLL(_AlternateMethod):
         from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
 
         alternate = batch["forget_fields"][ALTERNATE]
-        logits = losses.model_logits(model, alternate)
+        logits = losses.model_output(model, alternate)  # the head applied to target rows only, chunk by chunk
         return losses.mean_token_nll(logits, alternate["labels"], totals.tokens(ALTERNATE)), {}
