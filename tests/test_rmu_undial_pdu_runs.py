@@ -40,7 +40,7 @@ STEPS = [
 """Three steps an epoch on six TOFU rows, two epochs."""
 METHODS: dict[str, list[str]] = {
     "rmu": [r"trainer.method_args.module_regex=model\.layers\.2"],  # the tiny model has 4 layers, not 8
-    "undial": [],
+    "undial": ["trainer.method_args.alpha=0"],  # the published setting (the embedded protocol's is 1)
     "pdu": ["trainer.method_args.retain_loss_eps=0.05", "trainer.method_args.dual_warmup_epochs=1"],
 }
 KL_EPOCH = [
@@ -136,7 +136,10 @@ def test_rmu_with_open_unlearnings_layer_on_the_tiny_model_is_refused_in_one_lin
         ),
         (["--method", "rmu", "trainer.method_args.retain_loss_type=EMBED"], "EMBED_DIFF, NLL, KL"),
         (["--method", "undial", "trainer.method_args.compat=ou"], "valid choices: none, open-unlearning"),
-        (["--method", "pdu"], "set trainer.method_args.retain_loss_eps=NUMBER"),
+        (
+            ["--method", "pdu", "model.model_args.pretrained_model_name_or_path=."],
+            "retain_loss_eps=NUMBER",
+        ),  # a real model
         (["--method", "pdu", "trainer.method_args.retain_loss_eps=low"], "retain_loss_eps' must be a number"),
         (["--method", "undial", "trainer.method_args.beta=strong"], "'trainer.method_args.beta' must be a number"),
     ],

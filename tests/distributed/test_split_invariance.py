@@ -93,7 +93,7 @@ def _relative(a: float, b: float) -> float:
 
 
 def assert_same_training(run: Path, base: Path, deepspeed: bool = False) -> None:
-    """Per-step losses, terms and gradient norms within 1e-5 relative; weights within 1e-4; summaries within 1e-3
+    """Per-step losses (relative to their largest term), terms and gradient norms within 1e-5 relative; weights within 1e-4; summaries within 1e-3
     relative (forget_quality, a p-value, within 1e-2).
 
     Under DeepSpeed the logged gradient norm is the one the engine computes from its reduced gradient partitions
@@ -105,7 +105,11 @@ def assert_same_training(run: Path, base: Path, deepspeed: bool = False) -> None
     for mine, reference in zip(ours, theirs):
         for key in ("loss", "forget_loss", "retain_loss", "grad_norm"):
             tolerance = 1e-4 if deepspeed and key == "grad_norm" else 1e-5
-            assert _relative(mine[key], reference[key]) <= tolerance, (mine["step"], key, mine[key], reference[key])
+            error = _relative(mine[key], reference[key])
+            if key == "loss":  # relative to its largest term: WGA's forget and retain terms nearly cancel
+                scale = max(abs(reference[k]) for k in ("loss", "forget_loss", "retain_loss"))
+                error = abs(mine[key] - reference[key]) / max(scale, 1e-12)
+            assert error <= tolerance, (mine["step"], key, mine[key], reference[key])
     a, b = _weights(run), _weights(base)
     assert max(float((a[k].float() - b[k].float()).abs().max()) for k in a) <= 1e-4
     for key, value in _summary(base).items():

@@ -87,7 +87,7 @@ def test_the_idk_experiment_runs_dpo_on_the_idk_forget_set(runs: dict[str, Any])
     config = json.loads((out / "config.json").read_text())
     assert config["trainer"]["name"] == "DPO" and config["data"]["forget"] == "TOFU_QA_forget_idk"
     assert config["trainer"]["method_args"] == {
-        "beta": 0.1,
+        "beta": 0.03,  # DPO's embedded_protocol on the embedded TOFU (published: 0.1)
         "alpha": 1.0,
         "gamma": 1.0,
         "retain_loss_type": "NLL",
@@ -97,7 +97,7 @@ def test_the_idk_experiment_runs_dpo_on_the_idk_forget_set(runs: dict[str, Any])
     assert len(records) == 6
     assert {"forget_loss", "retain_loss", "margin"} <= set(records[0])
     # the first step starts at the reference: every margin is 0 and the forget term is (2/beta) ln 2
-    assert records[0]["forget_loss"] == pytest.approx(20 * math.log(2), rel=1e-5)
+    assert records[0]["forget_loss"] == pytest.approx(2 / 0.03 * math.log(2), rel=1e-5)
     assert records[0]["margin"] == pytest.approx(0.0, abs=1e-3)
     assert records[-1]["margin"] > 0 and records[-1]["forget_loss"] < records[0]["forget_loss"]
     assert (out / "evals" / "TOFU_EVAL.json").exists()
