@@ -93,8 +93,8 @@ def _relative(a: float, b: float) -> float:
 
 
 def assert_same_training(run: Path, base: Path, deepspeed: bool = False) -> None:
-    """Per-step losses (relative to their largest term), terms and gradient norms within 1e-5 relative; weights within 1e-4; summaries within 1e-3
-    relative (forget_quality, a p-value, within 1e-2).
+    """Per-step losses (relative to their largest term), terms and gradient norms within 1e-5 relative; weights
+    within 1e-4; summaries within 1e-3 relative (forget_quality, a p-value, within 1e-2).
 
     Under DeepSpeed the logged gradient norm is the one the engine computes from its reduced gradient partitions
     (it steps inside the backward pass, before the loop could measure the gradient itself); measured against the
