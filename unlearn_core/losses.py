@@ -74,15 +74,23 @@ def model_logits(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> t
 
 
 def retain_loss(
-    kind: str, model: torch.nn.Module, retain_batch: Batch, reference: Reference | None, count: float | None = None
+    kind: str,
+    model: torch.nn.Module,
+    retain_batch: Batch,
+    reference: Reference | None,
+    count: float | None = None,
+    logits: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The retain term of ``retain_loss_type`` ``kind``: "NLL" (mean token CE) or "KL" (to the reference model),
-    averaged over the retain target tokens of the batch, or over ``count`` of them (the effective batch's)."""
+    averaged over the retain target tokens of the batch, or over ``count`` of them (the effective batch's).
+    ``logits`` are the model's on ``retain_batch`` when already computed (``shared_forward.part_logits``)."""
+    if kind not in RETAIN_LOSS_TYPES:
+        raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
+    if kind == "KL" and reference is None:
+        raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
+    if logits is None:
+        logits = model_logits(model, retain_batch)
     if kind == "NLL":
-        return mean_token_nll(model_logits(model, retain_batch), retain_batch["labels"], count)
-    if kind == "KL":
-        if reference is None:
-            raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
-        ref_logits = reference.logits(retain_batch)
-        return kl_on_targets(ref_logits, model_logits(model, retain_batch), retain_batch["labels"], count)
-    raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
+        return mean_token_nll(logits, retain_batch["labels"], count)
+    ref_logits = reference.logits(retain_batch)  # type: ignore[union-attr]
+    return kl_on_targets(ref_logits, logits, retain_batch["labels"], count)
