@@ -5,12 +5,12 @@ embedded TOFU forget10 setting, alternately, after one warm-up each. The common 
 does: padded batches, a forward of the frozen reference model every step for ``log pi_ref``, losses through a full
 float32 log-softmax, and separate forwards for the forget and the retain batch. Ours is ``unlearn_core.training``'s
 loop with the NPO method (reference log-probs computed once, before training, and counted in its time), run with
-the fast paths of ``trainer.args`` (here by default ``forward_mode=joint``: one forward for the forget and the retain
-rows, and ``target_logits_only=true``: the output layer and the losses only at target positions); overrides change
-them.
+the fast paths of ``trainer.args`` (here by default ``forward_mode=packed``: one forward for the forget and the
+retain rows, two rows end to end in each row of it, and ``target_logits_only=true``: the output layer and the losses
+only at target positions); overrides change them.
 
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py                      # the embedded TOFU target model, CPU
-    OMP_NUM_THREADS=1 python benchmarks/train_speed.py trainer.args.forward_mode=grouped
+    OMP_NUM_THREADS=1 python benchmarks/train_speed.py trainer.args.forward_mode=joint
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py trainer.args.target_logits_only=false
     python benchmarks/train_speed.py --model llama-1b-shape --device cuda --batch-size 32   # random weights, bf16
 
@@ -76,7 +76,7 @@ def _setting(args: argparse.Namespace) -> tuple[Any, Any, list[Any], list[Any], 
         "forget_split=forget10",
         f"trainer.args.per_device_train_batch_size={args.batch_size}",
         "trainer.args.gradient_accumulation_steps=1",
-        "trainer.args.forward_mode=joint",
+        "trainer.args.forward_mode=packed",
         "trainer.args.target_logits_only=true",
         *args.overrides,
     ]

@@ -12,9 +12,10 @@ parts)`` instead of ``losses.model_logits`` once per part. How the parts go thro
 - ``grouped``: the rows of every part sorted by length and cut into forwards of ``GROUP_ROWS`` rows each, so
   rows of similar length share a forward and little is padding (for CPUs, where the work is proportional to the
   positions and a small forward costs little more than its share);
-- ``packed``: every row of every part laid end to end in a single row, without padding, with position ids that restart
-  at each row; the model's packed-sequence mask keeps attention within each row (transformers detects the restarts
-  when no attention mask is given).
+- ``packed``: the rows of every part laid end to end, ``PACK_ROWS`` to a row of the forward (balanced by length),
+  with position ids that restart at each row; the model's packed-sequence mask keeps attention within each row
+  (transformers detects the restarts when no attention mask is given). Little is padding, and attention spans a few
+  rows rather than all of them.
 
 ``trainer.args.target_logits_only`` (default false): the output layer runs only on the positions that predict a
 target token (``labels[:, t + 1] != -100``); the logits of every other position are zeros. The hidden states are
@@ -45,6 +46,8 @@ FORWARD_MODES: tuple[str, ...] = ("separate", "joint", "grouped", "packed")
 """The values of ``trainer.args.forward_mode``."""
 GROUP_ROWS = 8
 """Rows of each forward in ``grouped`` mode."""
+PACK_ROWS = 2
+"""Rows laid end to end in each row of a ``packed`` forward."""
 FORWARD_KEY = "forward"
 """Where the runner puts the run's ``ForwardSettings`` in an ``UnlearnBatch``."""
 
@@ -167,21 +170,37 @@ def _forward_rows(
     model: torch.nn.Module, ids: list[torch.Tensor], keep: list[torch.Tensor], *, packed: bool, targets_only: bool
 ) -> torch.Tensor:
     """Logits ``[N, vocab]`` of the kept positions of rows ``ids`` (real tokens only), row by row, from one forward:
-    of the rows end to end with restarting position ids (``packed``), or right-padded."""
-    if packed:
-        inputs: dict[str, Any] = {
-            "input_ids": torch.cat(ids).unsqueeze(0),
-            "position_ids": torch.cat([torch.arange(len(x), device=x.device) for x in ids]).unsqueeze(0),
-        }
-        kept = torch.cat(keep).unsqueeze(0)
-    else:
-        width = max(len(x) for x in ids)
-        # no attention mask: under causal attention no real position sees the padding after it
-        inputs = {"input_ids": torch.stack([_pad_right(x, width) for x in ids])}
-        kept = torch.stack([_pad_right(x, width) for x in keep])
+    of the rows packed ``PACK_ROWS`` to a row with restarting position ids (``packed``), or right-padded."""
+    order = _bins(ids) if packed else [[i] for i in range(len(ids))]
+    width = max(sum(len(ids[i]) for i in b) for b in order)
+    inputs: dict[str, Any] = {
+        "input_ids": torch.stack([_pad_right(torch.cat([ids[i] for i in b]), width) for b in order])
+    }
+    if packed:  # each row's positions restart at 0; the padding at the end of a bin is a sequence of its own
+        positions = [torch.cat([torch.arange(len(ids[i]), device=ids[i].device) for i in b]) for b in order]
+        inputs["position_ids"] = torch.stack(
+            [torch.cat([p, torch.arange(width - len(p), device=p.device)]) for p in positions]
+        )
+    # no attention mask: under causal attention no real position sees the padding after it
+    kept = torch.stack([_pad_right(torch.cat([keep[i] for i in b]), width) for b in order])
     with _output_rows(model, kept if targets_only else None):
         logits = model(**inputs, use_cache=False).logits
-    return logits if targets_only else logits[kept]
+    flat = logits if targets_only else logits[kept]
+    rows = [i for b in order for i in b]
+    pieces = dict(zip(rows, flat.split([int(keep[i].sum()) for i in rows])))
+    return torch.cat([pieces[i] for i in range(len(ids))])
+
+
+def _bins(ids: list[torch.Tensor]) -> list[list[int]]:
+    """Rows ``ids`` spread over ``ceil(len / PACK_ROWS)`` bins of similar total length (longest row first, each into
+    the shortest bin so far)."""
+    bins: list[list[int]] = [[] for _ in range(-(-len(ids) // PACK_ROWS))]
+    sizes = [0] * len(bins)
+    for i in sorted(range(len(ids)), key=lambda i: -len(ids[i])):
+        target = sizes.index(min(sizes))
+        bins[target].append(i)
+        sizes[target] += len(ids[i])
+    return bins
 
 
 def _joint(model: torch.nn.Module, batches: list[Mapping[str, Any]], masks: list[torch.Tensor]) -> list[torch.Tensor]:
