@@ -8,6 +8,7 @@ is ``ratio: X.XX``, the smallest of the ratios (straightforward over fused).
     OMP_NUM_THREADS=1 python benchmarks/eval_speed.py                   # the embedded TOFU and MUSE target models
     OMP_NUM_THREADS=1 python benchmarks/eval_speed.py --benchmarks tofu --quick   # a briefly trained tiny model
     OMP_NUM_THREADS=1 python benchmarks/eval_speed.py --benchmarks tofu --repeats 5 forget_split=forget05
+    python benchmarks/eval_speed.py --model llama-1b-shape --device cuda     # random weights of a 1B shape, bf16
 
 The embedded models come from ``$UNLEARN_CACHE_DIR`` (default ``~/.cache/unlearn``); when the cache does not hold
 them yet they are built first (about 7 minutes on 2 CPU cores; ``--quick`` trains for a few epochs only).
@@ -29,8 +30,10 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 """The straightforward oracle lives with the tests (``tests/support/oracle.py``), not in the package."""
 
 
-def _setting(benchmark: str, overrides: list[str]) -> tuple[Any, Any, Any, Any]:
-    """Configuration, evaluation plan, target model and tokenizer of the embedded setting of ``benchmark``."""
+def _setting(benchmark: str, overrides: list[str], model_name: str, device: str) -> tuple[Any, Any, Any, Any]:
+    """Configuration, evaluation plan, model (on ``device``) and tokenizer of the embedded setting of ``benchmark``:
+    its target model (``tiny``), or a random one of Llama-3.2-1B's shape in bfloat16 (``llama-1b-shape``, with the
+    embedded tokenizer's vocabulary so that its generations decode)."""
     from unlearn_core.config import resolve_config
     from unlearn_core.pipeline.environment import quiet_libraries
     from unlearn_core.pipeline.evaluation_plan import plan_evaluation
@@ -44,14 +47,29 @@ def _setting(benchmark: str, overrides: list[str]) -> tuple[Any, Any, Any, Any]:
     if plan.embedded is None:
         sys.exit("eval_speed.py measures the embedded settings: do not set a model path")
     model, tokenizer = load_model_and_tokenizer(cfg.values, str(plan.embedded.target))
-    return cfg, plan, model.eval(), tokenizer
+    if model_name == "llama-1b-shape":
+        import torch
+        from train_speed import LLAMA_1B_SHAPE  # benchmarks/ is on the path when this script runs
+        from transformers import AutoModelForCausalLM, LlamaConfig
+
+        shape = {**LLAMA_1B_SHAPE, "vocab_size": len(tokenizer)}
+        config = LlamaConfig(**shape, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    return cfg, plan, model.to(device).eval(), tokenizer
 
 
 def _generation_keys(plan: Any) -> list[str]:
-    """The selected entries that generate text (ROUGE and the like)."""
-    from unlearn_core.evaluation.needs import plan as needs_of
+    """The entries that generate text (ROUGE and the like) among the selected ones and those they build on."""
+    from unlearn_core.evaluation.needs import walk
 
-    return [k for k in plan.keys if needs_of(plan.suite, plan.plugins.metrics, [k]).generations]
+    keys: list[str] = []
+
+    def visit(key: str, entry: Any, metric: Any) -> None:
+        if metric.generates(entry, plan.suite):
+            keys.append(key)
+
+    walk(plan.suite, plan.plugins.metrics, plan.keys, visit, set())
+    return keys
 
 
 def _fused(plan: Any, model: Any, tokenizer: Any) -> tuple[float, dict[str, Any], Any]:
@@ -127,18 +145,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmarks", default="tofu,muse", help="comma-separated: tofu, muse (default both)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (after one warm-up each)")
     parser.add_argument("--quick", action="store_true", help="briefly trained tiny models instead of the defaults")
+    parser.add_argument("--model", choices=("tiny", "llama-1b-shape"), default="tiny")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE configuration overrides (for every benchmark)")
     args = parser.parse_args(argv)
     ratios: dict[str, float] = {}
     for benchmark in args.benchmarks.split(","):
         overrides = (QUICK if args.quick else []) + args.overrides
-        setting = _setting(benchmark, overrides)
+        setting = _setting(benchmark, overrides, args.model, args.device)
         ratios[benchmark] = _compare(f"{benchmark.upper()} {_split(setting[0])}", setting, args.repeats)
         generation = _generation_keys(setting[1])
         if generation:
             metrics = f"eval.metrics=[{','.join(generation)}]"
             ratios[f"{benchmark} generation"] = _compare(
-                f"{benchmark.upper()} generation alone", _setting(benchmark, [*overrides, metrics]), args.repeats
+                f"{benchmark.upper()} generation alone",
+                _setting(benchmark, [*overrides, metrics], args.model, args.device),
+                args.repeats,
             )
     print("ratios: " + ", ".join(f"{name} {value:.2f}" for name, value in ratios.items()))
     print(f"ratio: {min(ratios.values()):.2f}")
