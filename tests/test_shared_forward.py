@@ -208,3 +208,11 @@ def test_left_padded_rows_are_refused_by_the_fast_forwards(model) -> None:
     batch["retain"] = {k: v.flip(-1) if v.dim() == 2 else v for k, v in batch["retain"].items()}
     with pytest.raises(ValueError, match="need right-padded rows"):
         part_outputs(model, batch, ("forget", "retain"))
+
+
+def test_gradient_checkpointing_with_the_fast_forwards_trains_alike(model) -> None:
+    plain, _ = _train(model)
+    checkpointed, _ = _train(model, forward_mode="packed", target_logits_only=True, gradient_checkpointing=True)
+    for a, b in zip(plain, checkpointed):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+        assert b["grad_norm"] == pytest.approx(a["grad_norm"], rel=1e-4)

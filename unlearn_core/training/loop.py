@@ -131,8 +131,11 @@ class _Loop:
         self.scheduler = build_scheduler(
             optimizer, args["lr_scheduler_type"], warmup_steps(args, steps_per_epoch), self.total
         )
-        if args["gradient_checkpointing"] and hasattr(model, "gradient_checkpointing_enable"):
-            model.gradient_checkpointing_enable()
+        if args["gradient_checkpointing"]:  # transformers 5 renamed it activation checkpointing
+            enable = getattr(model, "activation_checkpointing_enable", None)
+            enable = enable or getattr(model, "gradient_checkpointing_enable", None)
+            if enable is not None:
+                enable()
         configure_deepspeed(accelerator, args)
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
         self.local_gradients = averages_gradients_itself(self.model, method)
