@@ -157,19 +157,23 @@ def retain_loss(
     count: float | None = None,
     *,
     every_position: bool = False,
+    logits: Scores | None = None,
 ) -> torch.Tensor:
     """The retain term of ``retain_loss_type`` ``kind``: "NLL" (mean token CE) or "KL" (to the reference model),
-    averaged over the retain target tokens of the batch, or over ``count`` of them (the effective batch's). With
-    ``every_position``, "KL" is open-unlearning's average over every position of the batch instead (``count`` is
-    then not used)."""
+    averaged over the retain target tokens of the batch, or over ``count`` of them (the effective batch's).
+    ``logits`` are the model's on ``retain_batch`` when already computed (``shared_forward.part_outputs``). With
+    ``every_position``, "KL" is open-unlearning's average over every position of the batch instead (``count`` and
+    ``logits`` are then not used)."""
+    if kind not in RETAIN_LOSS_TYPES:
+        raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
+    if kind == "KL" and reference is None:
+        raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
+    if kind == "KL" and every_position:
+        return kl_every_position(reference.logits(retain_batch), model_logits(model, retain_batch))  # type: ignore[union-attr]
+    if logits is None:
+        logits = model_output(model, retain_batch)
     if kind == "NLL":
-        return mean_token_nll(model_output(model, retain_batch), retain_batch["labels"], count)
-    if kind == "KL":
-        if reference is None:
-            raise ConfigError("retain_loss_type 'KL' needs a reference model, but none was provided")
-        if every_position:
-            return kl_every_position(reference.logits(retain_batch), model_logits(model, retain_batch))
-        output = getattr(reference, "output", None)
-        ref = output(retain_batch) if callable(output) else reference.logits(retain_batch)
-        return kl_on_targets(ref, model_output(model, retain_batch), retain_batch["labels"], count)
-    raise ConfigError(f"unknown retain_loss_type '{kind}'; valid choices: {', '.join(RETAIN_LOSS_TYPES)}")
+        return mean_token_nll(logits, retain_batch["labels"], count)
+    output = getattr(reference, "output", None)
+    ref = output(retain_batch) if callable(output) else reference.logits(retain_batch)  # type: ignore[union-attr]
+    return kl_on_targets(ref, logits, retain_batch["labels"], count)

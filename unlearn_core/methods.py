@@ -14,6 +14,10 @@ A method declares what it needs and the runner provides it (nothing here owns a 
   training (a dual variable, a fixed random vector), saved with every checkpoint and restored by ``--resume``;
 - ``normalization()``, ``unit_counts()``: what each term is averaged over, so that the runner can make the loss that
   of the effective batch however it is split (``unlearn_core.normalization``).
+
+A method that reads the logits of several parts may get them with ``shared_forward.part_outputs(model, batch,
+parts)``: the runner then runs them as the run's ``trainer.args.forward_mode`` and ``target_logits_only`` say (one
+forward for forget and retain, logits only at answer tokens); with the defaults it is one plain forward per part.
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ TRAINER_ARGS: dict[str, Any] = {
     "bf16": False,
     "fp16": False,
     "gradient_checkpointing": False,
+    "forward_mode": "separate",
+    "target_logits_only": False,
     "seed": None,
     "logging_steps": 1,
     "eval_strategy": "no",
@@ -54,6 +56,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "trainer.args.eval_strategy": ("no", "steps", "epoch"),
     "trainer.args.save_strategy": ("no", "steps", "epoch"),
     "data.anchor": ("forget", "retain"),
+    "trainer.args.forward_mode": ("separate", "joint", "grouped", "packed"),
 }
 
 NONE_DEFAULT_TYPES: dict[str, Any] = {

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-
-from rouge_score import rouge_scorer
+from typing import Any
 
 
 @cache
-def _scorer() -> rouge_scorer.RougeScorer:
+def _scorer() -> Any:
     """The one shared scorer (rouge1 + rougeL, Porter stemmer), built on first use."""
+    from rouge_score import rouge_scorer  # nltk and scipy.stats (0.7 s): imported when a ROUGE is first scored
+
     return rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
 
 

@@ -20,6 +20,7 @@ from unlearn_core.losses import mean_token_nll, model_output
 from unlearn_core.methods import LossOutput, Reference, UnlearningMethod
 from unlearn_core.normalization import TOTALS_KEY
 from unlearn_core.progress import Progress
+from unlearn_core.shared_forward import FORWARD_KEY, ForwardSettings
 from unlearn_core.training.batches import FinetuneBatches, ForgetRetainBatches, to_device
 from unlearn_core.training.checkpoint import CheckpointManager, Layout, TrainState
 from unlearn_core.training.deepspeed_support import configure_deepspeed, is_deepspeed, sync_boundary
@@ -131,13 +132,17 @@ class _Loop:
         self.scheduler = build_scheduler(
             optimizer, args["lr_scheduler_type"], warmup_steps(args, steps_per_epoch), self.total
         )
-        if args["gradient_checkpointing"] and hasattr(model, "gradient_checkpointing_enable"):
-            model.gradient_checkpointing_enable()
+        if args["gradient_checkpointing"]:  # transformers 5 renamed it activation checkpointing
+            enable = getattr(model, "activation_checkpointing_enable", None)
+            enable = enable or getattr(model, "gradient_checkpointing_enable", None)
+            if enable is not None:
+                enable()
         configure_deepspeed(accelerator, args)
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
         self.local_gradients = averages_gradients_itself(self.model, method)
         """DDP does not synchronise: the loop averages the gradients before each optimizer step."""
         self.normalizer = StepNormalizer(method, args, accelerator)
+        self.forward_settings = ForwardSettings.of(args)
         self.state = TrainState()
         self.best = BestTracker(args)
         self.skip_limit = int(args.get("skip_nonfinite_steps") or 0)
@@ -252,6 +257,8 @@ class _Loop:
         batch = to_device(batch, self.accelerator.device)
         if totals is not None:
             batch[TOTALS_KEY] = totals
+        if self.method is not None:
+            batch[FORWARD_KEY] = self.forward_settings
         unsynced = self.accelerator.no_sync(self.model) if self.local_gradients else contextlib.nullcontext()
         with self.accelerator.autocast(), unsynced:
             if self.method is not None:

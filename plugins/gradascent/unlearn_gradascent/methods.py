@@ -48,13 +48,15 @@ class GradDiff(UnlearningMethod):
         return "effective"
 
     def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
-        """Weighted sum of the forget ascent term and the retain term."""
-        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
+        """Weighted sum of the forget ascent term and the retain term; one forward for both parts when the run's
+        ``trainer.args.forward_mode`` allows it."""
+        from unlearn_core.shared_forward import part_outputs, retain_loss  # torch: imported when a loss is computed
 
         totals = self.totals(batch)
-        forget_loss = forget_ascent_loss(model, batch["forget"], totals.tokens("forget"))
+        outputs = part_outputs(model, batch, ("forget", "retain"))
+        forget_loss = -outputs["forget"].mean_token_nll(totals.tokens("forget"))
         kind = self.args["retain_loss_type"]
-        retain = losses.retain_loss(kind, model, batch["retain"], reference, totals.tokens("retain"))
+        retain = retain_loss(kind, model, outputs["retain"], batch["retain"], reference, totals.tokens("retain"))
         loss = self.args["gamma"] * forget_loss + self.args["alpha"] * retain
         return LossOutput(
             loss=loss, terms={"forget_loss": float(forget_loss.detach()), "retain_loss": float(retain.detach())}

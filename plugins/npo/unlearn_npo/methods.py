@@ -10,14 +10,17 @@ from unlearn_core import Batch, BatchTotals, LossOutput, Normalization, Referenc
 if TYPE_CHECKING:
     import torch
 
+    from unlearn_core.shared_forward import PartOutput
+
 
 class _ForgetRetainMethod(UnlearningMethod):
     """Shared ``L = gamma * L_forget + alpha * L_retain`` with a NLL or KL retain term (the base class keeps the
     reference model for KL)."""
 
     @abstractmethod
-    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
-        """The method's forget term: a mean over forget rows, its sum divided by ``rows`` (the effective batch's)."""
+    def forget_loss(self, output: PartOutput, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
+        """The method's forget term from the model's ``output`` on ``forget``: a mean over forget rows, its sum
+        divided by ``rows`` (the effective batch's)."""
 
     def normalization(self) -> Normalization:
         """The forget term is averaged over the effective batch's forget rows, the retain term over its retain
@@ -25,13 +28,15 @@ class _ForgetRetainMethod(UnlearningMethod):
         return "effective"
 
     def compute_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> LossOutput:
-        """Weighted sum of the forget term and the retain term."""
-        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
+        """Weighted sum of the forget term and the retain term; one forward for both parts when the run's
+        ``trainer.args.forward_mode`` allows it."""
+        from unlearn_core.shared_forward import part_outputs, retain_loss  # torch: imported when a loss is computed
 
         totals: BatchTotals = self.totals(batch)
-        forget = self.forget_loss(model, batch["forget"], reference, totals.samples("forget"))
+        outputs = part_outputs(model, batch, ("forget", "retain"))
+        forget = self.forget_loss(outputs["forget"], batch["forget"], reference, totals.samples("forget"))
         kind = self.args["retain_loss_type"]
-        retain = losses.retain_loss(kind, model, batch["retain"], reference, totals.tokens("retain"))
+        retain = retain_loss(kind, model, outputs["retain"], batch["retain"], reference, totals.tokens("retain"))
         loss = self.args["gamma"] * forget + self.args["alpha"] * retain
         return LossOutput(
             loss=loss, terms={"forget_loss": float(forget.detach()), "retain_loss": float(retain.detach())}
@@ -49,12 +54,11 @@ class NPO(_ForgetRetainMethod):
         """The forget term compares with the starting model's log-probs of the forget set (cached once)."""
         return True
 
-    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
+    def forget_loss(self, output: PartOutput, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
         """NPO forget term from sequence log-probs (sums over target tokens) of the model and the reference."""
-        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
-        from unlearn_npo.losses import npo_forget_loss
+        from unlearn_npo.losses import npo_forget_loss  # torch: imported when a loss is computed
 
-        nll_sum, _ = losses.sequence_nll(losses.model_output(model, forget), forget["labels"])
+        nll_sum, _ = output.sequence_nll()
         return npo_forget_loss(-nll_sum, reference.forget_logprobs(forget), self.args["beta"], rows)
 
 
@@ -71,10 +75,9 @@ class SimNPO(_ForgetRetainMethod):
         "retain_loss_type": "NLL",
     }
 
-    def forget_loss(self, model: torch.nn.Module, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
+    def forget_loss(self, output: PartOutput, forget: Batch, reference: Reference, rows: float) -> torch.Tensor:
         """SimNPO forget term from the model's length-normalised NLL of each forget answer."""
-        from unlearn_core import losses  # torch: imported when a loss is computed, not when plugins are listed
-        from unlearn_npo.losses import simnpo_forget_loss
+        from unlearn_npo.losses import simnpo_forget_loss  # torch: imported when a loss is computed
 
-        nll_sum, num_targets = losses.sequence_nll(losses.model_output(model, forget), forget["labels"])
+        nll_sum, num_targets = output.sequence_nll()
         return simnpo_forget_loss(nll_sum, num_targets, self.args["beta"], self.args["delta"], rows)

@@ -1,0 +1,107 @@
+"""Start-up time of ``unlearn eval --benchmark tofu`` against importing torch and transformers, in one run.
+
+Start-up is the wall time of the command on the embedded TOFU target minus the evaluation time it prints
+(``Time: eval X.Xs``): process start, imports, plugin loading, configuration, loading the model and tokenizer, and
+writing the results. The yardstick is the wall time of
+``python -c "import torch, transformers; from transformers import AutoModelForCausalLM"``. Both run alternately as
+fresh processes (after one warm-up each, so the file cache is warm for both); the script prints every run and the
+medians, and as its last line ``ratio: X.XX`` (start-up over the import; lower is better).
+
+    OMP_NUM_THREADS=1 python benchmarks/startup.py
+    OMP_NUM_THREADS=1 python benchmarks/startup.py --repeats 5 --importtime   # also the slowest imports of one run
+
+The embedded models come from ``$UNLEARN_CACHE_DIR`` (built first when missing, by the warm-up run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+IMPORT = "import torch, transformers; from transformers import AutoModelForCausalLM"
+EVAL_TIME = re.compile(r"^Time: .*\beval ([0-9.]+)s", re.MULTILINE)
+
+
+def _unlearn(out: Path, *flags: str) -> list[str]:
+    """The ``unlearn eval`` command line (the installed script, else ``python -m unlearn_core``)."""
+    script = shutil.which("unlearn") or str(Path(sys.executable).parent / "unlearn")
+    head = [script] if Path(script).exists() else [sys.executable, "-m", "unlearn_core"]
+    return [*head, "eval", "--benchmark", "tofu", f"paths.output_dir={out}", "--overwrite", *flags]
+
+
+def _timed(command: list[str]) -> tuple[float, str]:
+    """Wall seconds and output (stdout and stderr) of ``command``; exits on failure."""
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return seconds, done.stdout + done.stderr
+
+
+def _startup(out: Path) -> tuple[float, float]:
+    """Wall seconds of ``unlearn eval`` and the evaluation seconds it printed."""
+    wall, output = _timed(_unlearn(out))
+    found = EVAL_TIME.search(output)
+    if found is None:
+        sys.exit(f"no 'Time: eval ...' line in the output of unlearn eval:\n{output}")
+    return wall, float(found.group(1))
+
+
+def _slowest_imports(out: Path, count: int = 15) -> None:
+    """Print the ``count`` slowest top-level imports of one ``unlearn eval`` run (``python -X importtime``)."""
+    command = [sys.executable, "-X", "importtime", "-m", "unlearn_core", "eval", "--benchmark", "tofu"]
+    command += [f"paths.output_dir={out}", "--overwrite"]
+    _, output = _timed(command)
+    rows = []
+    for line in output.splitlines():
+        parts = line.split("|")
+        if (
+            line.startswith("import time:")
+            and len(parts) == 3
+            and parts[1].strip().isdigit()
+            and not parts[2].startswith("  ")
+        ):
+            rows.append((int(parts[1]), parts[2].strip()))
+    print("slowest top-level imports (cumulative):")
+    for micros, name in sorted(rows, reverse=True)[:count]:
+        print(f"  {micros / 1e6:6.3f} s  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time both and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (after one warm-up each)")
+    parser.add_argument("--importtime", action="store_true", help="also list the slowest imports of one run")
+    args = parser.parse_args(argv)
+    imports, startups, evaluations = [], [], []
+    with tempfile.TemporaryDirectory(prefix="unlearn-startup-") as tmp:
+        out = Path(tmp) / "eval"
+        for repeat in range(args.repeats + 1):
+            seconds, _ = _timed([sys.executable, "-c", IMPORT])
+            wall, evaluation = _startup(out)
+            if repeat:
+                imports.append(seconds)
+                startups.append(wall - evaluation)
+                evaluations.append(evaluation)
+        if args.importtime:
+            _slowest_imports(out)
+    base, ours = statistics.median(imports), statistics.median(startups)
+    print(f"import torch+transformers  {base:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in imports)})")
+    print(
+        f"unlearn eval start-up      {ours:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in startups)}; evaluation "
+        f"{statistics.median(evaluations):.1f} s as printed)"
+    )
+    print(f"ratio: {ours / base:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
