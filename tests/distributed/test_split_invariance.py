@@ -98,8 +98,8 @@ def assert_same_training(run: Path, base: Path, deepspeed: bool = False) -> None
 
     Under DeepSpeed the logged gradient norm is the one the engine computes from its reduced gradient partitions
     (it steps inside the backward pass, before the loop could measure the gradient itself); measured against the
-    single process it agrees to about 3e-5 relative, while the losses that follow agree to 1e-6, so it is held to
-    1e-4."""
+    single process it agrees to about 3e-5 relative (WGA's: 6e-5), while the losses that follow agree to 1e-6 (WGA's:
+    7e-6 of the step's largest term), so it is held to 1e-4."""
     ours, theirs = _log(run), _log(base)
     assert [r["step"] for r in ours] == [r["step"] for r in theirs] == list(range(1, STEPS + 1))
     for mine, reference in zip(ours, theirs):
