@@ -93,20 +93,20 @@ def _relative(a: float, b: float) -> float:
 
 
 def assert_same_training(run: Path, base: Path, deepspeed: bool = False) -> None:
-    """Per-step losses (relative to their largest term), terms and gradient norms within 1e-5 relative; weights
-    within 1e-4; summaries within 1e-3 relative (forget_quality, a p-value, within 1e-2).
+    """Per-step losses and terms (relative to the step's largest term) and gradient norms within 1e-5 relative;
+    weights within 1e-4; summaries within 1e-3 relative (forget_quality, a p-value, within 1e-2).
 
     Under DeepSpeed the logged gradient norm is the one the engine computes from its reduced gradient partitions
     (it steps inside the backward pass, before the loop could measure the gradient itself); measured against the
-    single process it agrees to about 3e-5 relative, while the losses that follow agree to 1e-6, so it is held to
-    1e-4."""
+    single process it agrees to about 3e-5 relative (WGA's: 6e-5), while the losses that follow agree to 1e-6 (WGA's:
+    7e-6 of the step's largest term), so it is held to 1e-4."""
     ours, theirs = _log(run), _log(base)
     assert [r["step"] for r in ours] == [r["step"] for r in theirs] == list(range(1, STEPS + 1))
     for mine, reference in zip(ours, theirs):
         for key in ("loss", "forget_loss", "retain_loss", "grad_norm"):
             tolerance = 1e-4 if deepspeed and key == "grad_norm" else 1e-5
             error = _relative(mine[key], reference[key])
-            if key == "loss":  # relative to its largest term: WGA's forget and retain terms nearly cancel
+            if key != "grad_norm":  # relative to the step's largest term: WGA's terms nearly cancel in its loss
                 scale = max(abs(reference[k]) for k in ("loss", "forget_loss", "retain_loss"))
                 error = abs(mine[key] - reference[key]) / max(scale, 1e-12)
             assert error <= tolerance, (mine["step"], key, mine[key], reference[key])

@@ -25,6 +25,12 @@ class GradAscent(UnlearningMethod):
     aliases: ClassVar[tuple[str, ...]] = ("GA",)
     description: ClassVar[str] = "gradient ascent on the forget set: L = -CE_mean(forget)"
     defaults: ClassVar[dict[str, Any]] = {}
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"trainer.args.learning_rate": 5e-5},
+        "muse": {"trainer.args.learning_rate": 3e-5},
+    }
+    """Unbounded ascent with no retain term: at the embedded protocol's learning rates the tiny models collapse (see
+    the README)."""
 
     def normalization(self) -> Normalization:
         """Averaged over the effective batch's forget target tokens."""
@@ -42,6 +48,11 @@ class GradDiff(UnlearningMethod):
     name: ClassVar[str] = "GradDiff"
     description: ClassVar[str] = "gradient difference: L = gamma * (-CE_mean(forget)) + alpha * L_retain"
     defaults: ClassVar[dict[str, Any]] = {"gamma": 1.0, "alpha": 1.0, "retain_loss_type": "NLL"}
+    embedded_protocol: ClassVar[dict[str, dict[str, Any]]] = {
+        "tofu": {"trainer.args.learning_rate": 1e-4},
+        "muse": {"trainer.args.learning_rate": 1e-3},
+    }
+    """At the embedded protocol's learning rates GradDiff over-unlearns (see the README)."""
 
     def normalization(self) -> Normalization:
         """Both terms are averaged over the effective batch's target tokens (forget, retain)."""
