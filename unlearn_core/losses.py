@@ -41,6 +41,7 @@ __all__ = [
     "Scores",
     "kl_on_targets",
     "mean_token_nll",
+    "token_nll",
     "model_logits",
     "model_output",
     "retain_loss",
@@ -65,8 +66,9 @@ def target_rows(source: DeferredLogits, labels: torch.Tensor) -> tuple[DeferredL
     return shifted.rows(mask), shifted_labels[mask], mask
 
 
-def _token_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-position NLL ``[B, T-1]`` (0 where masked) and the target mask, after the causal shift."""
+def token_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position NLL ``-log p_t`` ``[B, T-1]`` (float32, 0 where masked) and the target mask, after the causal
+    shift; from ``DeferredLogits`` only the target rows go through the head, chunk by chunk."""
     if isinstance(logits, DeferredLogits):
         rows, targets, mask = target_rows(logits, labels)
         nll = -target_logprobs(rows, targets)
@@ -81,7 +83,7 @@ def _token_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torc
 
 def sequence_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample NLL summed over target tokens ``[B]`` (float32) and the number of target tokens ``[B]`` (int64)."""
-    nll, mask = _token_nll(logits, labels)
+    nll, mask = token_nll(logits, labels)
     return nll.sum(dim=-1), mask.sum(dim=-1)
 
 
@@ -99,7 +101,7 @@ def _nll_total(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torc
         fused = fused_nll_sum(rows, targets)
         if fused is not None:
             return fused, mask
-    nll, mask = _token_nll(logits, labels)
+    nll, mask = token_nll(logits, labels)
     return nll.sum(), mask
 
 

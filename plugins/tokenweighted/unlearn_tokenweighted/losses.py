@@ -10,21 +10,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from unlearn_core.losses import IGNORE_INDEX, shifted_targets
+from unlearn_core.losses import IGNORE_INDEX, shifted_targets, token_nll
 from unlearn_core.normalization import share
+
+__all__ = ["ceu_loss", "ceu_positions", "satimp_weights", "token_nll", "wga_weights", "weighted_ascent_loss"]
 
 
 def _average(total: torch.Tensor, units: torch.Tensor, count: float | None) -> torch.Tensor:
     """``total`` divided by ``count``, or by ``units`` (the batch's own number) without it."""
     return total / units if count is None else share(total, count)
-
-
-def token_nll(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-position cross-entropy ``-log p_t`` ``[B, T-1]`` (float32, 0 where masked) and the target mask."""
-    shifted_logits, shifted_labels, mask = shifted_targets(logits, labels)
-    log_probs = F.log_softmax(shifted_logits.float(), dim=-1)
-    nll = -log_probs.gather(-1, shifted_labels.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-    return torch.where(mask, nll, torch.zeros_like(nll)), mask
 
 
 def wga_weights(nll: torch.Tensor, beta: float) -> torch.Tensor:

@@ -57,7 +57,7 @@ class _WeightedAscent(_CompatMethod):
 
         totals = self.totals(batch)
         forget_batch = batch["forget"]
-        nll, mask = token_nll(losses.model_logits(model, forget_batch), forget_batch["labels"])
+        nll, mask = token_nll(losses.model_output(model, forget_batch), forget_batch["labels"])  # chunked head
         weights = self.weights(nll)
         forget = weighted_ascent_loss(nll, mask, weights, totals.tokens("forget"))
         retain = losses.retain_loss(
