@@ -44,8 +44,10 @@ __all__ = [
     "token_nll",
     "model_logits",
     "model_output",
+    "reference_rows",
     "retain_loss",
     "sequence_nll",
+    "shifted_rows",
     "shifted_targets",
 ]
 
@@ -57,13 +59,27 @@ def shifted_targets(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.T
     return shifted_logits, shifted_labels, shifted_labels != IGNORE_INDEX
 
 
+def shifted_rows(source: DeferredLogits, mask: torch.Tensor) -> DeferredLogits:
+    """The hidden rows at the shifted positions where ``mask`` ``[B, T-1]`` is true (position ``t`` predicts the
+    label at ``t + 1``), ``[N, H]``, with the same head."""
+    shifted = DeferredLogits(source.hidden[:, :-1], source.project, source.vocab_size, source.weight, source.bias)
+    return shifted.rows(mask)
+
+
+def reference_rows(reference: Scores, mask: torch.Tensor) -> DeferredLogits:
+    """``shifted_rows`` of a reference's output, without gradient; full reference logits (a partitioned reference)
+    are taken as they are."""
+    if isinstance(reference, DeferredLogits):
+        return shifted_rows(reference, mask)
+    return DeferredLogits(reference[:, :-1][mask].detach(), _same, reference.shape[-1])
+
+
 def target_rows(source: DeferredLogits, labels: torch.Tensor) -> tuple[DeferredLogits, torch.Tensor, torch.Tensor]:
     """The hidden rows that predict a target (``[N, H]``, causal shift applied), their targets ``[N]`` and the mask
     ``[B, T-1]`` they came from."""
     shifted_labels = labels[:, 1:]
     mask = shifted_labels != IGNORE_INDEX
-    shifted = DeferredLogits(source.hidden[:, :-1], source.project, source.vocab_size, source.weight, source.bias)
-    return shifted.rows(mask), shifted_labels[mask], mask
+    return shifted_rows(source, mask), shifted_labels[mask], mask
 
 
 def token_nll(logits: Scores, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,11 +151,7 @@ def kl_every_position(ref_logits: torch.Tensor, logits: torch.Tensor) -> torch.T
 def _chunked_kl(ref_logits: Scores, logits: DeferredLogits, labels: torch.Tensor) -> torch.Tensor:
     """KL of each target row ``[N]``, the model's head applied chunk by chunk (the reference's too when deferred)."""
     rows, _, mask = target_rows(logits, labels)
-    if isinstance(ref_logits, DeferredLogits):
-        ref_rows, _, _ = target_rows(ref_logits, labels)
-    else:  # full reference logits (a partitioned reference): their target rows, taken as they are
-        ref_rows = DeferredLogits(ref_logits[:, :-1][mask].detach(), _same, logits.vocab_size)
-    return kl_rows(ref_rows, rows)
+    return kl_rows(reference_rows(ref_logits, mask), rows)
 
 
 def _same(rows: torch.Tensor) -> torch.Tensor:

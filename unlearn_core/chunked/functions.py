@@ -12,6 +12,7 @@ backward pass the same way. On CUDA, Cut Cross-Entropy computes the targets' log
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import torch
@@ -68,6 +69,37 @@ class ReferenceKL:
     def grad(self, z: torch.Tensor, part: slice, upstream: torch.Tensor) -> torch.Tensor:
         ref = self._ref_log_probs(part).exp_()
         return torch.softmax(z, dim=-1).sub_(ref).mul_(upstream.unsqueeze(1))
+
+
+class SoftTargetCrossEntropy:
+    """``-sum_v q_v log softmax(z)_v``: the cross-entropy of each row toward a target distribution ``q`` that is a
+    constant of the loss (no gradient flows through it), so the gradient is ``softmax(z) - q``. ``targets(z, part)``
+    gives ``q`` ``[n, V]`` (float32, rows summing to 1) for the detached logit rows ``z`` of the rows ``part``."""
+
+    def __init__(self, targets: Callable[[torch.Tensor, slice], torch.Tensor]) -> None:
+        self.targets = targets
+
+    def value(self, z: torch.Tensor, part: slice) -> torch.Tensor:
+        q = self.targets(z.detach(), part)
+        return -(q * torch.log_softmax(z, dim=-1)).sum(dim=-1)
+
+    def grad(self, z: torch.Tensor, part: slice, upstream: torch.Tensor) -> torch.Tensor:
+        q = self.targets(z, part)
+        return torch.softmax(z, dim=-1).sub_(q).mul_(upstream.unsqueeze(1))
+
+
+class FlatnessGap:
+    """``(max_v z_v - mean_v z_v)^2``: how far a logit row is from flat; gradient ``2 (max - mean) (onehot(argmax) -
+    1/V)``."""
+
+    def value(self, z: torch.Tensor, part: slice) -> torch.Tensor:
+        return (z.max(dim=-1).values - z.mean(dim=-1)) ** 2
+
+    def grad(self, z: torch.Tensor, part: slice, upstream: torch.Tensor) -> torch.Tensor:
+        top = z.max(dim=-1)
+        scale = 2 * (top.values - z.mean(dim=-1)) * upstream
+        out = (-scale / z.shape[-1]).unsqueeze(1).expand_as(z).clone()
+        return out.scatter_add_(1, top.indices.unsqueeze(1), scale.unsqueeze(1))
 
 
 def _parts(n: int, size: int) -> list[slice]:

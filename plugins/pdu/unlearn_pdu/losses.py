@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from unlearn_core.losses import shifted_targets
+from unlearn_core.chunked.functions import FlatnessGap, row_terms
+from unlearn_core.losses import DeferredLogits, Scores, shifted_targets, target_rows
 from unlearn_core.normalization import share
 
 
@@ -15,9 +16,14 @@ def flatness_gap(logits: torch.Tensor) -> torch.Tensor:
     return (z.max(dim=-1).values - z.mean(dim=-1)).pow(2)
 
 
-def flattening_loss(logits: torch.Tensor, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
+def flattening_loss(logits: Scores, labels: torch.Tensor, count: float | None = None) -> torch.Tensor:
     """The gap averaged over the positions that predict a target token (after the causal shift), or summed over them
-    and divided by ``count`` (the effective batch's target tokens). NaN without a target."""
+    and divided by ``count`` (the effective batch's target tokens). NaN without a target. From ``DeferredLogits``
+    the target rows go through the head chunk by chunk."""
+    if isinstance(logits, DeferredLogits):
+        rows, _, mask = target_rows(logits, labels)
+        gap = row_terms(rows, FlatnessGap())
+        return gap.sum() / mask.sum() if count is None else share(gap.sum(), count)
     shifted_logits, _, mask = shifted_targets(logits, labels)
     gap = flatness_gap(shifted_logits[mask])
     return gap.sum() / mask.sum() if count is None else share(gap.sum(), count)

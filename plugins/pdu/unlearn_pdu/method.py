@@ -104,9 +104,10 @@ class PDU(UnlearningMethod):
         from unlearn_pdu.losses import flattening_loss, flattening_loss_open_unlearning
 
         forget, totals = batch["forget"], self.totals(batch)
-        logits = losses.model_logits(model, forget)
         if self.compat:
+            logits = losses.model_logits(model, forget)
             return flattening_loss_open_unlearning(logits, forget["labels"], totals[count_key("forget", LABELLED)])
+        logits = losses.model_output(model, forget)  # the head on target rows only, chunk by chunk
         return flattening_loss(logits, forget["labels"], totals.tokens("forget"))
 
     def retain_loss(self, model: torch.nn.Module, batch: UnlearnBatch, reference: Reference) -> torch.Tensor:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from unlearn_core.losses import IGNORE_INDEX, shifted_targets, token_nll
+from unlearn_core.chunked.functions import SoftTargetCrossEntropy, row_terms
+from unlearn_core.losses import IGNORE_INDEX, DeferredLogits, Scores, shifted_rows, shifted_targets, token_nll
 from unlearn_core.normalization import share
 
 __all__ = ["ceu_loss", "ceu_positions", "satimp_weights", "token_nll", "wga_weights", "weighted_ascent_loss"]
@@ -48,12 +49,21 @@ def ceu_positions(labels: torch.Tensor, skip_first: int) -> torch.Tensor:
     return mask & (mask.long().cumsum(dim=-1) > skip_first)
 
 
-def ceu_loss(logits: torch.Tensor, labels: torch.Tensor, skip_first: int, count: float | None = None) -> torch.Tensor:
+def ceu_loss(logits: Scores, labels: torch.Tensor, skip_first: int, count: float | None = None) -> torch.Tensor:
     """CE-U: at each kept target position, the cross-entropy ``-sum_v q_v log p_v`` from the model's distribution
     ``p`` to ``q = softmax(sg(z))`` with the label's logit set to -inf (the model's own belief with the true token
-    removed); averaged over the kept positions (``ceu_positions``)."""
-    shifted_logits, shifted_labels, _ = shifted_targets(logits, labels)
+    removed); averaged over the kept positions (``ceu_positions``). From ``DeferredLogits`` the kept rows go through
+    the head chunk by chunk."""
     keep = ceu_positions(labels, skip_first)
+    if isinstance(logits, DeferredLogits):
+        targets = labels[:, 1:][keep]
+
+        def masked_belief(z: torch.Tensor, part: slice) -> torch.Tensor:
+            return F.softmax(z.scatter(1, targets[part].unsqueeze(1), float("-inf")), dim=-1)
+
+        per_row = row_terms(shifted_rows(logits, keep), SoftTargetCrossEntropy(masked_belief))
+        return _average(per_row.sum(), keep.sum(), count)
+    shifted_logits, shifted_labels, _ = shifted_targets(logits, labels)
     z = shifted_logits.float()
     log_p = F.log_softmax(z, dim=-1)
     index = shifted_labels.masked_fill(~keep, 0).unsqueeze(-1)

@@ -165,7 +165,7 @@ class CEU(_CompatMethod):
 
         totals: BatchTotals = self.totals(batch)
         forget_batch = batch["forget"]
-        logits = losses.model_logits(model, forget_batch)
+        logits = losses.model_output(model, forget_batch)  # the head on the kept rows only, chunk by chunk
         count = totals[count_key("forget", CEU_TOKENS)]
         loss = ceu_loss(logits, forget_batch["labels"], self.args["ignore_first_n_answer_tokens"], count)
         return LossOutput(loss=loss, terms={"forget_loss": float(loss.detach())})

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from unlearn_core.losses import shifted_targets
+from unlearn_core.chunked.functions import SoftTargetCrossEntropy, row_terms
+from unlearn_core.losses import DeferredLogits, Scores, reference_rows, shifted_targets, target_rows
 from unlearn_core.normalization import share
 
 
@@ -25,10 +26,23 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
 
 
 def undial_loss(
-    logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, beta: float, count: float | None = None
+    logits: Scores, ref_logits: Scores, labels: torch.Tensor, beta: float, count: float | None = None
 ) -> torch.Tensor:
     """UNDIAL over the target positions (after the causal shift): the mean of ``CE(q_t, p_theta(.|x_<t))`` over
-    them, or its sum divided by ``count`` (the effective batch's target tokens). NaN without a target."""
+    them, or its sum divided by ``count`` (the effective batch's target tokens). NaN without a target. From
+    ``DeferredLogits`` the target rows (the reference's too) go through the heads chunk by chunk."""
+    if isinstance(logits, DeferredLogits):
+        rows, targets, mask = target_rows(logits, labels)
+        reference = reference_rows(ref_logits, mask)
+
+        def adjusted(_z: torch.Tensor, part: slice) -> torch.Tensor:
+            with torch.no_grad():
+                return adjusted_targets(reference.project(reference.hidden[part]), targets[part], beta)
+
+        ce = row_terms(rows, SoftTargetCrossEntropy(adjusted))
+        return ce.sum() / mask.sum() if count is None else share(ce.sum(), count)
+    if isinstance(ref_logits, DeferredLogits):
+        ref_logits = ref_logits.logits()
     shifted_logits, shifted_labels, mask = shifted_targets(logits, labels)
     shifted_ref, _, _ = shifted_targets(ref_logits, labels)
     targets = adjusted_targets(shifted_ref[mask], shifted_labels[mask], beta)

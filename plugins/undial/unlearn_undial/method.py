@@ -55,10 +55,13 @@ class UNDIAL(UnlearningMethod):
         from unlearn_undial.losses import undial_loss, undial_open_unlearning_loss
 
         forget = batch["forget"]
-        logits, ref_logits = losses.model_logits(model, forget), reference.logits(forget)
         beta = float(self.args["beta"])
-        if not self.compat:
-            return undial_loss(logits, ref_logits, forget["labels"], beta, self.totals(batch).tokens("forget"))
+        if not self.compat:  # the heads on target rows only, chunk by chunk
+            output = getattr(reference, "output", None)
+            ref_output = output(forget) if callable(output) else reference.logits(forget)
+            count = self.totals(batch).tokens("forget")
+            return undial_loss(losses.model_output(model, forget), ref_output, forget["labels"], beta, count)
+        logits, ref_logits = losses.model_logits(model, forget), reference.logits(forget)
         try:
             return undial_open_unlearning_loss(logits, ref_logits, forget["labels"], beta)
         except ValueError as exc:
