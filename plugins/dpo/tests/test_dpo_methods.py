@@ -10,11 +10,11 @@ from __future__ import annotations
 import ast
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import pluggy
 import pytest
 import torch
+from support.table_model import TableModel
 from unlearn_dpo import plugin
 from unlearn_dpo.methods import DPO, IdkNLL
 
@@ -77,19 +77,6 @@ def dpo_by_hand(beta: float) -> float:
 
 
 IDK_NLL = -sum(WIN) / ALTERNATE_TOKENS
-
-
-class TableModel(torch.nn.Module):
-    """A causal LM whose logits at a position are ``log table[input token]`` (trainable)."""
-
-    def __init__(self, table: list[list[float]]) -> None:
-        super().__init__()
-        self.embed = torch.nn.Embedding(3, 3)
-        with torch.no_grad():
-            self.embed.weight.copy_(torch.tensor(table).log())
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.embed(input_ids))
 
 
 class FakeReference:

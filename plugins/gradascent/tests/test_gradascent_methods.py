@@ -11,11 +11,11 @@ import ast
 import copy
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import pluggy
 import pytest
 import torch
+from support.table_model import TableModel
 from unlearn_gradascent import plugin
 from unlearn_gradascent.methods import GradAscent, GradDiff
 
@@ -50,19 +50,6 @@ def kl(p: list[float], q: list[float]) -> float:
 
 
 KL_RETAIN = (kl(R[1], P[1]) + kl(R[0], P[0])) / 2
-
-
-class TableModel(torch.nn.Module):
-    """A causal LM whose logits at a position are ``log table[input token]`` (trainable)."""
-
-    def __init__(self, table: list[list[float]]) -> None:
-        super().__init__()
-        self.embed = torch.nn.Embedding(3, 3)
-        with torch.no_grad():
-            self.embed.weight.copy_(torch.tensor(table).log())
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.embed(input_ids))
 
 
 class FakeReference:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import ast
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import pluggy
 import pytest
 import torch
+from support.table_model import TableModel
 from unlearn_npo import plugin
 from unlearn_npo.methods import NPO, SimNPO
 
@@ -68,19 +68,6 @@ def npo_by_hand(beta: float) -> float:
 def simnpo_by_hand(beta: float, delta: float) -> float:
     """-(2/beta) * mean_i log sigmoid(beta * (NLL_sum_i / |y_i| - delta))."""
     return -(2 / beta) * sum(log_sigmoid(beta * (-lp / n - delta)) for lp, n in zip(LOGP, NUM_TARGETS)) / 2
-
-
-class TableModel(torch.nn.Module):
-    """A causal LM whose logits at a position are ``log table[input token]`` (trainable)."""
-
-    def __init__(self, table: list[list[float]]) -> None:
-        super().__init__()
-        self.embed = torch.nn.Embedding(3, 3)
-        with torch.no_grad():
-            self.embed.weight.copy_(torch.tensor(table).log())
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.embed(input_ids))
 
 
 class FakeReference:

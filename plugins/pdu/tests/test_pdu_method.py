@@ -6,11 +6,11 @@ from __future__ import annotations
 import ast
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import pluggy
 import pytest
 import torch
+from support.table_model import TableModel
 from unlearn_pdu import plugin
 from unlearn_pdu.method import PDU
 
@@ -45,15 +45,9 @@ def log_softmax(z: list[float], k: int) -> float:
 NLL = -(log_softmax(Z[1], 0) + log_softmax(Z[0], 2)) / 2
 
 
-class TableModel(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embed = torch.nn.Embedding(3, 3)
-        with torch.no_grad():
-            self.embed.weight.copy_(torch.tensor(Z))
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.embed(input_ids))
+def table_model() -> TableModel:
+    """The model whose logits after token ``k`` are ``Z[k]``."""
+    return TableModel(Z, probabilities=False)
 
 
 class Epoch:
@@ -64,7 +58,7 @@ class Epoch:
 
     def mean(self, value):  # noqa: ANN001, ANN201
         with torch.no_grad():  # as the runner's
-            return sum(float(value(TableModel(), b)) for b in self.batches) / len(self.batches)
+            return sum(float(value(table_model(), b)) for b in self.batches) / len(self.batches)
 
 
 def batch() -> dict[str, dict[str, torch.Tensor]]:
@@ -102,7 +96,7 @@ def test_bad_values_are_one_line_errors(args, named):
 
 
 def test_primal_loss_at_the_dual_variable():
-    out = PDU(retain_loss_eps=0.5, gamma=2.0, alpha=3.0).compute_loss(TableModel(), batch(), None)
+    out = PDU(retain_loss_eps=0.5, gamma=2.0, alpha=3.0).compute_loss(table_model(), batch(), None)
     assert out.terms == pytest.approx({"forget_loss": FLAT, "retain_loss": NLL})
     assert out.stats == {"retain_preference": 3.0}
     assert out.loss.item() == pytest.approx(2.0 * FLAT + 3.0 * (NLL - 0.5))
@@ -110,7 +104,7 @@ def test_primal_loss_at_the_dual_variable():
 
 def test_compat_scores_the_answer_positions():
     method = PDU(retain_loss_eps=0.5, compat="open-unlearning")
-    assert method.compute_loss(TableModel(), batch(), None).terms["forget_loss"] == pytest.approx(FLAT_OU)
+    assert method.compute_loss(table_model(), batch(), None).terms["forget_loss"] == pytest.approx(FLAT_OU)
     assert method.unit_counts(batch())["forget.labelled"] == 3.0
     assert method.normalization() == "effective"
     assert PDU(retain_loss_eps=0.5, compat="open-unlearning", retain_loss_type="KL").normalization() == "whole-batch"
@@ -118,11 +112,11 @@ def test_compat_scores_the_answer_positions():
 
 def test_shares_with_the_effective_batchs_totals_add_up_eps_included():
     method = PDU(retain_loss_eps=0.5)
-    whole = method.compute_loss(TableModel(), batch(), None)
+    whole = method.compute_loss(table_model(), batch(), None)
     halves = {"forget": FORGET, "retain": {k: torch.cat([v, v]) for k, v in RETAIN.items()}}
     totals = BatchTotals(method.unit_counts(halves))  # the same retain row twice: two micro-batches of one each
-    parts = [method.compute_loss(TableModel(), {"forget": FORGET, "retain": RETAIN, TOTALS_KEY: totals}, None)]
-    parts.append(method.compute_loss(TableModel(), {"forget": FORGET, "retain": RETAIN, TOTALS_KEY: totals}, None))
+    parts = [method.compute_loss(table_model(), {"forget": FORGET, "retain": RETAIN, TOTALS_KEY: totals}, None)]
+    parts.append(method.compute_loss(table_model(), {"forget": FORGET, "retain": RETAIN, TOTALS_KEY: totals}, None))
     assert sum(p.terms["retain_loss"] for p in parts) == pytest.approx(whole.terms["retain_loss"])
     forget_shares = sum(p.terms["forget_loss"] for p in parts)  # the forget rows counted once in totals: 2x FLAT
     assert forget_shares == pytest.approx(2 * FLAT)
@@ -163,7 +157,7 @@ def test_state_round_trip():
     method = PDU(retain_loss_eps=0.5)
     method.load_state_dict({"dual": 0.75, "epochs_done": 6})
     assert method.state_dict() == {"dual": 0.75, "epochs_done": 6}
-    assert method.compute_loss(TableModel(), batch(), None).stats == {"retain_preference": 0.75}
+    assert method.compute_loss(table_model(), batch(), None).stats == {"retain_preference": 0.75}
 
 
 def test_registration_through_the_hook():

@@ -10,11 +10,11 @@ import ast
 import math
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pluggy
 import pytest
 import torch
+from support.table_model import TableModel
 from unlearn_tokenweighted import plugin
 from unlearn_tokenweighted.methods import CEU, WGA, SatImp
 
@@ -64,19 +64,6 @@ CEU_FORGET = (
     - (0.6 / 0.9 * math.log(0.6) + 0.3 / 0.9 * math.log(0.3))
     - (0.5 / 0.8 * math.log(0.5) + 0.3 / 0.8 * math.log(0.3))
 ) / 3
-
-
-class TableModel(torch.nn.Module):
-    """A causal LM whose logits at a position are ``log table[input token]`` (trainable)."""
-
-    def __init__(self, table: list[list[float]]) -> None:
-        super().__init__()
-        self.embed = torch.nn.Embedding(3, 3)
-        with torch.no_grad():
-            self.embed.weight.copy_(torch.tensor(table).log())
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.embed(input_ids))
 
 
 class FakeReference:

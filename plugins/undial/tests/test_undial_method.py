@@ -6,11 +6,11 @@ from __future__ import annotations
 import ast
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import pluggy
 import pytest
 import torch
+from support.table_model import TableModel
 from unlearn_undial import plugin
 from unlearn_undial.method import UNDIAL
 
@@ -51,17 +51,6 @@ FORGET_CE = [
     ce([0.6 / 0.85, 0.05 / 0.85, 0.2 / 0.85], P[2]),
 ]
 UNDIAL_LN4 = sum(FORGET_CE) / 3
-
-
-class TableModel(torch.nn.Module):
-    def __init__(self, table: list[list[float]]) -> None:
-        super().__init__()
-        self.embed = torch.nn.Embedding(3, 3)
-        with torch.no_grad():
-            self.embed.weight.copy_(torch.tensor(table).log())
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> SimpleNamespace:
-        return SimpleNamespace(logits=self.embed(input_ids))
 
 
 class FakeReference:
