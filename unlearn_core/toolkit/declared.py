@@ -24,7 +24,7 @@ from unlearn_core.toolkit.store import EMBEDDED, RowStore
 
 @dataclass(frozen=True)
 class EvalSet:
-    """An evaluation data set: the rows of ``split`` (``{setting}`` placeholders filled), QA (``question`` formatted
+    """An evaluation data set: the rows of ``split`` (``{setting}`` fields filled in), QA (``question`` formatted
     with the model's template, the rows of ``few_shot`` before it) or text (``question`` is the prefix field;
     ``insert_space`` between prefix and text)."""
 

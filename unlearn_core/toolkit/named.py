@@ -28,7 +28,7 @@ ALTERNATE = "alternate"
 class NamedDataset:
     """A data set of ``benchmark`` that users can name in ``data.forget=`` and ``data.retain=``.
 
-    ``splits``: the split addresses it reads, with ``{setting}`` placeholders filled from the run
+    ``splits``: the split addresses it reads, with ``{setting}`` fields filled in from the run
     (``("{forget_split}",)``). ``kind``: ``qa`` (``question`` and ``answer`` fields; a list answer field makes one
     sample per answer; ``few_shot``: the address of rows put before every question), ``completion`` (``text``
     after ``prefix``, ``insert_space`` between them) or ``documents`` (``text`` joined and chunked).
@@ -52,7 +52,7 @@ class NamedDataset:
     alternates: Callable[[dict[str, Any]], list[str]] | None = None
 
     def addresses(self, cfg: dict[str, Any]) -> list[str]:
-        """The split addresses for this run (placeholders filled from its top-level settings)."""
+        """The split addresses for this run ({setting} fields filled in from its top-level settings)."""
         try:
             return [split.format(**cfg) for split in self.splits]
         except KeyError as exc:

@@ -1,6 +1,6 @@
 """TOFU's named data sets: the reference's dataset config names, usable in ``data.forget=`` / ``data.retain=``.
 
-Each is a TOFU config (split placeholders filled from the run's splits) and the answer field trained on; a list
+Each is a TOFU config (split names filled in from the run's splits) and the answer field trained on; a list
 field (``perturbed_answer``) gives one sample per answer. Plain config names (``forget05``, ``retain_perturbed``)
 are accepted too, with their ``answer`` field. As forget data a sample also carries its row's other answer fields
 (``answer``, ``paraphrased_answer``), and ``TOFU_QA_forget_idk``'s an ``alternate`` "I don't know" response drawn
