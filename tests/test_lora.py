@@ -138,7 +138,7 @@ def test_gradient_checkpointing_trains_the_adapters_and_nothing_else() -> None:
     model = with_adapters(
         base, {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"], "bias": "none"}
     )
-    model.gradient_checkpointing_enable()  # what the loop does with trainer.args.gradient_checkpointing=true
+    model.activation_checkpointing_enable()  # what the loop does with trainer.args.gradient_checkpointing=true
     model.train()
     assert model.get_base_model().is_activation_checkpointing
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
