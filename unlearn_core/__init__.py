@@ -50,6 +50,7 @@ _LAZY = {
     "EvaluatorResult": "unlearn_core.evaluators",
     "NamedDataset": "unlearn_core.toolkit.named",
     "RowStore": "unlearn_core.toolkit.store",
+    "require_embedded_source": "unlearn_core.toolkit.store",
     "Setting": "unlearn_core.toolkit.settings",
     "EvalSet": "unlearn_core.toolkit.declared",
     "DeclaredBenchmark": "unlearn_core.toolkit.declared",

@@ -141,3 +141,14 @@ class RowStore:
 def _copy(row: dict[str, Any]) -> dict[str, Any]:
     """A fresh row (and fresh answer lists), so a caller that edits rows cannot change a cached set."""
     return {key: list(value) if isinstance(value, list) else value for key, value in row.items()}
+
+
+def require_embedded_source(cfg: dict[str, Any]) -> None:
+    """The embedded tiny model is trained on embedded data only: a ConfigError naming the fix for any other
+    ``data.source``."""
+    source = cfg["data"]["source"]
+    if source != EMBEDDED:
+        raise ConfigError(
+            f"the embedded tiny model is trained on embedded data only: with data.source={source} also set "
+            "model.model_args.pretrained_model_name_or_path=<model>"
+        )

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterator
 from itertools import cycle, islice
 from typing import Any
 
-from unlearn_core import EmbeddedRecipe
+from unlearn_core import EmbeddedRecipe, require_embedded_source
 from unlearn_core.data import Tokenized, renumber
-from unlearn_core.errors import ConfigError
 from unlearn_core.token_rules import PromptTemplate
 from unlearn_muse import embedded
 from unlearn_muse.config import EMBEDDED_BASE_ARGS, EMBEDDED_FINETUNE_ARGS, RECIPE_KEYS
@@ -79,11 +78,7 @@ def _documents_and_drills(
 
 def embedded_recipe(cfg: dict[str, Any]) -> EmbeddedRecipe:
     """Tokenizer on every embedded text; base model on background documents and questions; then target/retain."""
-    if cfg["data"]["source"] != EMBEDDED_SOURCE:
-        raise ConfigError(
-            "the embedded tiny model is trained on embedded data only: with data.source="
-            f"{cfg['data']['source']} also set model.model_args.pretrained_model_name_or_path=<model>"
-        )
+    require_embedded_source(cfg)
     split, args = cfg["data_split"], generator_args(cfg)
 
     def corpus() -> Iterator[str]:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from unlearn_core import DeclaredBenchmark, EmbeddedRecipe, EvalSet, MetricEntry, NamedDataset, Setting
+from unlearn_core import (
+    DeclaredBenchmark,
+    EmbeddedRecipe,
+    EvalSet,
+    MetricEntry,
+    NamedDataset,
+    Setting,
+    require_embedded_source,
+)
 from unlearn_core.benchmarks import TradeoffAxes
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
@@ -14,7 +22,7 @@ from unlearn_core.token_rules import PromptTemplate
 from unlearn_tofu import embedded
 from unlearn_tofu.datasets import DATASETS, read_idk
 from unlearn_tofu.schema import TOFU_CONFIG_NAMES
-from unlearn_tofu.sources import EMBEDDED_SOURCE, STORE
+from unlearn_tofu.sources import STORE
 from unlearn_tofu.splits import FORGET_SPLITS, HOLDOUT_SPLITS, RETAIN_SPLITS, resolve_splits
 from unlearn_tofu.suite import DEFAULT_KEYS, TABLE_COLUMNS, metric_entries
 
@@ -157,11 +165,7 @@ class TofuBenchmark(DeclaredBenchmark):
     # ---- embedded default -----------------------------------------------------------------------------------------
     def embedded_recipe(self, cfg: dict[str, Any]) -> EmbeddedRecipe:
         """Tokenizer on every embedded text; base model on famous authors/world facts; then target and retain."""
-        if cfg["data"]["source"] != EMBEDDED_SOURCE:
-            raise ConfigError(
-                "the embedded tiny model is trained on embedded data only: with data.source="
-                f"{cfg['data']['source']} also set model.model_args.pretrained_model_name_or_path=<model>"
-            )
+        require_embedded_source(cfg)
         args = STORE.embedded_args(self.generator_args(cfg))
 
         def corpus() -> Iterator[str]:

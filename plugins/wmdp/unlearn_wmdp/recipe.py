@@ -16,15 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from unlearn_core import EmbeddedRecipe
+from unlearn_core import EmbeddedRecipe, require_embedded_source
 from unlearn_core.data import Tokenized, renumber
-from unlearn_core.errors import ConfigError
 from unlearn_core.models.tiny import TinyLlamaSize
 from unlearn_core.token_rules import PromptTemplate
 from unlearn_wmdp import embedded, prompts
 from unlearn_wmdp.config import EMBEDDED_BASE_ARGS, EMBEDDED_FINETUNE_ARGS, RECIPE_KEYS
 from unlearn_wmdp.schema import MMLU, SUBJECTS, forget_corpus, questions, retain_corpus
-from unlearn_wmdp.sources import EMBEDDED_SOURCE, STORE
+from unlearn_wmdp.sources import STORE
 
 EMBEDDED_VERSION = 1
 """Part of the embedded models' cache key: bump it when the generated data or the drills change."""
@@ -81,11 +80,7 @@ def finetune_rows(cfg: dict[str, Any], rows: Rows, template: PromptTemplate) -> 
 
 def embedded_recipe(cfg: dict[str, Any]) -> EmbeddedRecipe:
     """Tokenizer on every embedded text; base model on the general knowledge and its drills; then target/retain."""
-    if cfg["data"]["source"] != EMBEDDED_SOURCE:
-        raise ConfigError(
-            "the embedded tiny model is trained on embedded data only: with data.source="
-            f"{cfg['data']['source']} also set model.model_args.pretrained_model_name_or_path=<model>"
-        )
+    require_embedded_source(cfg)
     split, args = cfg["data_split"], generator_args(cfg)
 
     def corpus() -> Iterator[str]:
