@@ -1,37 +1,14 @@
-"""Fixtures of the method-contract tests: one embedded cache for the session, plugins with the test methods."""
+"""Fixtures of the method-contract tests: plugins with the test methods, each test in its own directory (the
+embedded models come from the session-wide ``embedded_cache`` of ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import contract_methods
 import pytest
-from contractkit import TINY
 
 from unlearn_core.plugins import DISABLE_ENV, Plugins, load_plugins
-
-
-@pytest.fixture(scope="session")
-def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the tiny embedded models once for every test of this directory."""
-    from unlearn_core.config import resolve_config
-    from unlearn_core.pipeline.evaluation_plan import plan_evaluation
-
-    cache = tmp_path_factory.mktemp("contract-cache")
-    saved = os.environ.get("UNLEARN_CACHE_DIR")
-    os.environ["UNLEARN_CACHE_DIR"] = str(cache)
-    try:
-        plugins = load_plugins()
-        plan_evaluation(
-            resolve_config("unlearn", plugins, benchmark="tofu", method="npo", overrides=TINY), plugins, "tofu"
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("UNLEARN_CACHE_DIR", None)
-        else:
-            os.environ["UNLEARN_CACHE_DIR"] = saved
-    return cache
 
 
 @pytest.fixture
