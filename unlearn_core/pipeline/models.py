@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn_core.errors import ConfigError
+from unlearn_core.gc_deferral import resume_collection
 from unlearn_core.models.loading import check_model_dir, load_causal_lm, load_tokenizer, looks_like_path
 from unlearn_core.models.lora import ADAPTER_CONFIG, adapter_base, is_adapter_dir, load_adapter_dir
 from unlearn_core.training.zero3 import whole_model_loading
@@ -52,4 +53,6 @@ def load_model_and_tokenizer(cfg: dict[str, Any], path: str, *, partitioned: boo
     tokenizer = load_tokenizer(resolve_model_dir(tok_path), trust)
     with contextlib.nullcontext() if partitioned and not adapter else whole_model_loading():
         model = load_causal_lm(weights, model_cfg["model_args"], trust)
-    return (load_adapter_dir(adapter, model) if adapter else model), tokenizer
+    model = load_adapter_dir(adapter, model) if adapter else model
+    resume_collection()  # start-up is over (see unlearn_core.gc_deferral)
+    return model, tokenizer
