@@ -34,10 +34,10 @@ def check_method_needs(method: UnlearningMethod, model: torch.nn.Module, forget:
     for name in forget_fields_read(method):
         lacking = next((s for s in forget if name not in s.extra_names), None)
         if lacking is not None:
-            has = ", ".join(lacking.extra_names) or "none"
+            has = f"its fields: {', '.join(lacking.extra_names)}" if lacking.extra_names else "it has no other field"
             raise ConfigError(
-                f"method '{method.name}' reads the forget field '{name}', which the forget data does not have (its "
-                f"fields: {has}): set data.forget= to a data set whose rows have '{name}'"
+                f"method '{method.name}' reads the forget field '{name}', which the forget data does not have "
+                f"({has}): set data.forget= to a data set whose rows have '{name}'"
             )
     trainable_names(model, method)
     for pattern in method.hidden_state_modules():
