@@ -43,3 +43,23 @@ def test_cut_without_match_or_stop_strings() -> None:
     assert cut_at_stop_strings("Paris", []) == "Paris"
     assert cut_at_stop_strings("Paris", [""]) == "Paris"
     assert cut_at_stop_strings("\n\nParis", ["\n\n"]) == ""
+
+
+def test_scores_equal_rouge_scores_own_stemming_scorer() -> None:
+    from rouge_score import rouge_scorer
+
+    reference = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
+    pairs = [
+        ("The cat was running home", "home a cat runs"),
+        ("Generations generated generously, relational nationalisation", "generate the relations of nations"),
+        ("", "an empty prediction"),
+        ("Numbers 1990 and 2,001 stay; Ünïcode drops", "numbers 1990 2 001 unicode"),
+    ]
+    for _ in range(2):  # the second time every stem comes from memory
+        for prediction, truth in pairs:
+            theirs = reference.score(target=truth, prediction=prediction)
+            ours = rouge_scores(prediction=prediction, ground_truth=truth)
+            assert ours["rouge1_recall"] == theirs["rouge1"].recall
+            assert ours["rouge1_f1"] == theirs["rouge1"].fmeasure
+            assert ours["rougeL_recall"] == theirs["rougeL"].recall
+            assert ours["rougeL_f1"] == theirs["rougeL"].fmeasure
