@@ -7,6 +7,11 @@ writing the results. The yardstick is the wall time of
 fresh processes (after one warm-up each, so the file cache is warm for both); the script prints every run and the
 medians, and as its last line ``ratio: X.XX`` (start-up over the import; lower is better).
 
+For reference it also times the least any program must do before evaluating: a plain script that imports torch and
+transformers and loads the embedded target's tokenizer and model with ``AutoTokenizer`` and
+``AutoModelForCausalLM``. Every process may write Python's bytecode cache, as on an installed system
+(``PYTHONDONTWRITEBYTECODE`` is dropped: site-packages hold bytecode from the install, editable sources would not).
+
     OMP_NUM_THREADS=1 python benchmarks/startup.py
     OMP_NUM_THREADS=1 python benchmarks/startup.py --repeats 5 --importtime   # also the slowest imports of one run
 
@@ -16,6 +21,7 @@ The embedded models come from ``$UNLEARN_CACHE_DIR`` (built first when missing, 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -26,6 +32,11 @@ import time
 from pathlib import Path
 
 IMPORT = "import torch, transformers; from transformers import AutoModelForCausalLM"
+LOAD = (
+    "import sys, torch, transformers; from transformers import AutoModelForCausalLM, AutoTokenizer; "
+    "AutoTokenizer.from_pretrained(sys.argv[1]); AutoModelForCausalLM.from_pretrained(sys.argv[1])"
+)
+ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 EVAL_TIME = re.compile(r"^Time: .*\beval ([0-9.]+)s", re.MULTILINE)
 
 
@@ -39,7 +50,7 @@ def _unlearn(out: Path, *flags: str) -> list[str]:
 def _timed(command: list[str]) -> tuple[float, str]:
     """Wall seconds and output (stdout and stderr) of ``command``; exits on failure."""
     began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=ENVIRONMENT)
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
@@ -75,26 +86,44 @@ def _slowest_imports(out: Path, count: int = 15) -> None:
         print(f"  {micros / 1e6:6.3f} s  {name}")
 
 
+def _embedded_target() -> str:
+    """The directory of the embedded TOFU target model (built by the warm-up run when missing)."""
+    from unlearn_core.config import resolve_config
+    from unlearn_core.pipeline.evaluation_plan import plan_evaluation
+    from unlearn_core.plugins import load_plugins
+
+    plugins = load_plugins()
+    plan = plan_evaluation(resolve_config("eval", plugins, benchmark="tofu", overrides=[]), plugins, "tofu")
+    assert plan.embedded is not None
+    return str(plan.embedded.target)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Time both and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (after one warm-up each)")
     parser.add_argument("--importtime", action="store_true", help="also list the slowest imports of one run")
     args = parser.parse_args(argv)
-    imports, startups, evaluations = [], [], []
+    imports, loads, startups, evaluations = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="unlearn-startup-") as tmp:
         out = Path(tmp) / "eval"
+        _startup(out)  # warm-up: builds the embedded models when missing
+        target = _embedded_target()
         for repeat in range(args.repeats + 1):
             seconds, _ = _timed([sys.executable, "-c", IMPORT])
+            loading, _ = _timed([sys.executable, "-c", LOAD, target])
             wall, evaluation = _startup(out)
             if repeat:
                 imports.append(seconds)
+                loads.append(loading)
                 startups.append(wall - evaluation)
                 evaluations.append(evaluation)
         if args.importtime:
             _slowest_imports(out)
     base, ours = statistics.median(imports), statistics.median(startups)
     print(f"import torch+transformers  {base:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in imports)})")
+    runs = ", ".join(f"{t:.2f}" for t in loads)
+    print(f"plain script loading model {statistics.median(loads):6.2f} s  (runs: {runs}; for reference)")
     print(
         f"unlearn eval start-up      {ours:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in startups)}; evaluation "
         f"{statistics.median(evaluations):.1f} s as printed)"
