@@ -7,7 +7,8 @@ float32 log-softmax, and separate forwards for the forget and the retain batch. 
 loop with the NPO method (reference log-probs computed once, before training, and counted in its time), run with
 the fast paths of ``trainer.args`` (here by default ``forward_mode=packed``: one forward for the forget and the
 retain rows, two rows end to end in each row of it, and ``target_logits_only=true``: the output layer and the losses
-only at target positions); overrides change them.
+only at target positions); overrides change them. Both use the optimizer of ``trainer.args.optim``, here by default
+``adamw_torch_fused`` (torch's fused AdamW, HF Trainer's default).
 
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py                      # the embedded TOFU target model, CPU
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py trainer.args.forward_mode=joint
@@ -78,6 +79,7 @@ def _setting(args: argparse.Namespace) -> tuple[Any, Any, list[Any], list[Any], 
         "trainer.args.gradient_accumulation_steps=1",
         "trainer.args.forward_mode=packed",
         "trainer.args.target_logits_only=true",
+        "trainer.args.optim=adamw_torch_fused",  # HF Trainer's default; both loops use it
         *args.overrides,
     ]
     cfg = resolve_config("unlearn", plugins, benchmark="tofu", method="NPO", overrides=overrides)
@@ -159,7 +161,10 @@ def _common_loop(cfg: Any, start: Any, batches: list[dict[str, Any]], device: st
     model, reference = copy.deepcopy(start).train(), copy.deepcopy(start).eval()
     train_args = cfg.get("trainer.args")
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=train_args["learning_rate"], weight_decay=train_args["weight_decay"]
+        model.parameters(),
+        lr=train_args["learning_rate"],
+        weight_decay=train_args["weight_decay"],
+        fused=True if train_args["optim"] == "adamw_torch_fused" else None,  # the same optimizer kernel as ours
     )
     _synchronize(device)
     began = _clock()
@@ -258,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = _real_tokens(batches)
     trained = sum(int((b[p]["attention_mask"]).sum()) for b in batches for p in ("forget", "retain"))
     flops = 6.0 * sum(p.numel() for p in start.parameters()) * trained
-    fast_paths = ("forward_mode", "target_logits_only", "gradient_checkpointing")
+    fast_paths = ("forward_mode", "target_logits_only", "gradient_checkpointing", "optim")
     fast = {k: v for k, v in cfg.get("trainer.args").items() if k in fast_paths}
     print(
         f"{args.model} on {args.device}: NPO, {args.steps} steps of {args.batch_size} forget + "
