@@ -232,3 +232,18 @@ def test_drafts_skip_decoding_without_changing_generations() -> None:
     assert with_drafts.decoding.draft_rows >= len(data["forget"])  # the memorised answers needed no decoding
     assert without.decoding.draft_rows == 0
     assert with_drafts.decoding.model_calls < without.decoding.model_calls
+
+
+def test_stop_strings_end_rows_early_without_changing_what_is_kept(
+    setting: tuple[Any, Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, tokenizer, suite = setting
+    generation = {"max_new_tokens": 16, "batch_size": 3}
+    request = Generate("forget", stop=("e", "never in a generation"))
+    stopping = engine_for(model, tokenizer, suite, generation=generation)
+    kept = stopping.generations(request)
+    monkeypatch.setattr(EvaluationEngine, "_stop_check", lambda self, stops: None)  # every row to its budget
+    to_budget = engine_for(model, tokenizer, suite, generation=generation)
+    assert to_budget.generations(request) == kept
+    assert any(kept) and all("e" not in text for text in kept)  # texts are cut before their first "e"
+    assert stopping.decoding.model_calls < to_budget.decoding.model_calls

@@ -12,7 +12,7 @@ import torch
 
 from unlearn_core import entries
 from unlearn_core.evaluation.builtin import BUILTIN_METRICS
-from unlearn_core.evaluation.decoding import accept_draft
+from unlearn_core.evaluation.decoding import DecodingCounters, accept_draft, generate_tokens
 from unlearn_core.evaluation.metric import Generate
 from unlearn_core.evaluation.suite import EvalDataset, MetricEntry
 from unlearn_core.metrics.statistics import SampleStatistics
@@ -184,6 +184,25 @@ def test_forget_quality_entry_records_sample_sizes() -> None:
 )
 def test_accept_draft(draft: tuple[int, ...], argmax: tuple[int, ...], max_new: int, expected: Any) -> None:
     assert accept_draft(draft, argmax, max_new, eos_id=2) == expected
+
+
+def test_a_draft_whose_output_holds_a_stop_settles_its_row() -> None:
+    # draft 5 6 7 8, greedy choices 5 6 7 9: the output follows the draft to 7, then says 9 and would go on decoding;
+    # the stop check (token 6 seen) ends the row there, so no model is called (there is none)
+    counters = DecodingCounters()
+    outputs = generate_tokens(
+        None,  # type: ignore[arg-type]
+        [(1, 2)],
+        [((5, 6, 7, 8), (5, 6, 7, 9))],
+        max_new_tokens=10,
+        batch_size=1,
+        pad_id=0,
+        eos_id=None,
+        counters=counters,
+        stop_checks=[lambda ids: 6 in ids],
+    )
+    assert outputs == [[5, 6, 7, 9]]
+    assert counters.draft_rows == 1 and counters.model_calls == 0
 
 
 def test_an_entry_with_arguments_of_another_metric_is_refused() -> None:

@@ -6,6 +6,9 @@ is the draft, and at the first disagreement the output token is that argmax. The
 these argmaxes (``SampleStatistics.argmax_ids``), so a model that reproduces its training answers needs no decoding
 step at all; other rows continue from where the draft left them. The output is the same token sequence as plain
 greedy decoding (up to float rounding in near-ties, as between any two batchings).
+
+A row may also carry a *stop check* (its stop strings): it leaves the batch as soon as the text of its output holds
+one. The text the caller keeps, cut at the earliest stop string, is the same as if it had decoded to its budget.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import torch
 
 from unlearn_core.evaluation import model_calls
 from unlearn_core.progress import Progress
+
+StopCheck = Callable[[Sequence[int]], bool]
+"""Whether a row's output tokens so far end its generation (their text holds one of its stop strings)."""
 
 
 @dataclass
@@ -59,9 +65,11 @@ def greedy_decode(
     eos_id: int | None,
     counters: DecodingCounters,
     on_rows: Callable[[int], None] | None = None,
+    stop_checks: Sequence[StopCheck | None] | None = None,
 ) -> list[list[int]]:
-    """Greedy continuation of each prompt, at most ``budgets[i]`` tokens, stopping at EOS (which is kept);
-    ``on_rows(n)`` is told as each batch of ``n`` rows is done."""
+    """Greedy continuation of each prompt, at most ``budgets[i]`` tokens, stopping at EOS (which is kept) or when
+    ``stop_checks[i]`` says so; ``on_rows(n)`` is told as each batch of ``n`` rows is done."""
+    checks = list(stop_checks) if stop_checks is not None else [None] * len(prompts)
     outputs: list[list[int]] = [[] for _ in prompts]
     todo = [k for k in range(len(prompts)) if budgets[k] > 0]
     todo.sort(key=lambda k: len(prompts[k]))
@@ -71,7 +79,12 @@ def greedy_decode(
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             decoded = _decode_batch(
-                model, [prompts[k] for k in chunk], [budgets[k] for k in chunk], pad_id, eos_id, counters
+                model,
+                [prompts[k] for k in chunk],
+                [budgets[k] for k in chunk],
+                [checks[k] for k in chunk],
+                (pad_id, eos_id),
+                counters,
             )
             for k, out in zip(chunk, decoded):
                 outputs[k] = out
@@ -84,11 +97,13 @@ def _decode_batch(
     model: torch.nn.Module,
     prompts: list[Sequence[int]],
     budgets: list[int],
-    pad_id: int,
-    eos_id: int | None,
+    checks: list[StopCheck | None],
+    special: tuple[int, int | None],
     counters: DecodingCounters,
 ) -> list[list[int]]:
-    """Decode one batch of left-padded prompts; finished rows leave the batch (and the KV cache)."""
+    """Decode one batch of left-padded prompts; finished rows leave the batch (and the KV cache). ``special`` is
+    (pad id, EOS id)."""
+    pad_id, eos_id = special
     device = next(model.parameters()).device
     width = max(len(p) for p in prompts)
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
@@ -111,7 +126,8 @@ def _decode_batch(
         for row, token in enumerate(chosen.tolist()):
             k = active[row]
             outputs[k].append(token)
-            if token != eos_id and len(outputs[k]) < budgets[k]:
+            check = checks[k]
+            if token != eos_id and len(outputs[k]) < budgets[k] and not (check is not None and check(outputs[k])):
                 keep.append(row)
         if not keep:
             break
@@ -140,14 +156,17 @@ def generate_tokens(
     eos_id: int | None,
     counters: DecodingCounters,
     progress: str | None = None,
+    stop_checks: Sequence[StopCheck | None] | None = None,
 ) -> list[list[int]]:
     """Greedy output tokens per prompt (EOS kept when reached): drafts settle what they can, decoding does the rest.
 
     ``max_new_tokens`` is one budget for all prompts or one per prompt (prompt sets with different settings pooled);
+    ``stop_checks`` (per prompt, None: none) end a row early once its output text holds a stop string;
     ``progress`` names the phase under which the rows done are shown (see ``unlearn_core.progress``).
     """
     counters.generate_calls += 1
     budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+    checks = list(stop_checks) if stop_checks is not None else [None] * len(prompts)
     outputs: list[list[int]] = [[] for _ in prompts]
     pending: list[int] = []
     for k, draft in enumerate(drafts):
@@ -155,7 +174,8 @@ def generate_tokens(
             pending.append(k)
             continue
         outputs[k], finished = accept_draft(draft[0], draft[1], budgets[k], eos_id)
-        if finished:
+        check = checks[k]
+        if finished or (check is not None and check(outputs[k])):
             counters.draft_rows += 1
         else:
             pending.append(k)
@@ -170,7 +190,15 @@ def generate_tokens(
             eos_id=eos_id,
             counters=counters,
             on_rows=bar.update,
+            stop_checks=[_continuing(checks[k], outputs[k]) for k in pending],
         )
     for k, tokens in zip(pending, continued):
         outputs[k] = outputs[k] + tokens
     return outputs
+
+
+def _continuing(check: StopCheck | None, head: list[int]) -> StopCheck | None:
+    """``check`` applied to ``head`` (the tokens a draft settled) followed by a continuation."""
+    if check is None:
+        return None
+    return lambda tokens: check([*head, *tokens])

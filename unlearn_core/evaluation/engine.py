@@ -245,6 +245,15 @@ class EvaluationEngine:
         max_new = request.max_new_tokens or self.generation["max_new_tokens"]
         return (request.dataset, question, max_new, tuple(request.stop))
 
+    def _stop_check(self, stops: tuple[str, ...]) -> decoding.StopCheck | None:
+        """A row ends once the text of its output holds one of ``stops`` (None without stop strings): what is kept,
+        cut at the earliest stop string, is the same as after decoding to the budget."""
+        stops = tuple(s for s in stops if s)
+        if not stops:
+            return None
+        decode = self.template.decode
+        return lambda ids: any(stop in decode(list(ids)) for stop in stops)
+
     def _generate(self, requests: list[Generate]) -> None:
         """Generate for all ``requests`` not cached yet in ONE pooled decoding (rows keep their own budgets)."""
         todo: dict[tuple[Any, ...], Generate] = {}
@@ -258,23 +267,26 @@ class EvaluationEngine:
         prompts: list[tuple[int, ...]] = []
         drafts: list[Any] = []
         budgets: list[int] = []
-        for (dataset, question, max_new, _), request in todo.items():
+        checks: list[decoding.StopCheck | None] = []
+        for (dataset, question, max_new, stops), request in todo.items():
             ds = self.dataset(dataset)
             rows = self.tokens.prompts(ds, question)
             prompts += rows
             drafts += self._drafts(ds, question, rows, request.draft_field) if self.use_drafts else [None] * len(rows)
             budgets += [max_new] * len(rows)
+            checks += [self._stop_check(stops)] * len(rows)
         eos = self.tokenizer.eos_token_id
         was_training = self.model.training
         self.model.eval()
         try:
-            rows = list(zip(prompts, drafts, budgets))
+            rows = list(zip(prompts, drafts, budgets, checks))
             outputs = self._map(
                 lambda part: decoding.generate_tokens(
                     self.model,
-                    [p for p, _, _ in part],
-                    [d for _, d, _ in part],
-                    max_new_tokens=[b for _, _, b in part],
+                    [p for p, _, _, _ in part],
+                    [d for _, d, _, _ in part],
+                    max_new_tokens=[b for _, _, b, _ in part],
+                    stop_checks=[c for _, _, _, c in part],
                     batch_size=self.generation["batch_size"],
                     pad_id=self.pad_id,
                     eos_id=eos,
