@@ -326,6 +326,7 @@ def test_numeric_task_name_is_a_name_or_a_config_error(plugins):
     ("override", "key"),
     [
         ("trainer.args.optim=adamw_torch_fusd", "trainer.args.optim"),
+        ("generation.cache=statik", "generation.cache"),
         ("trainer.args.lr_scheduler_type=cosin", "trainer.args.lr_scheduler_type"),
         ("trainer.args.eval_strategy=sometimes", "trainer.args.eval_strategy"),
     ],

@@ -247,3 +247,32 @@ def test_stop_strings_end_rows_early_without_changing_what_is_kept(
     assert to_budget.generations(request) == kept
     assert any(kept) and all("e" not in text for text in kept)  # texts are cut before their first "e"
     assert stopping.decoding.model_calls < to_budget.decoding.model_calls
+
+
+def test_static_cache_generations_equal_the_dynamic_loop(setting: tuple[Any, Any, Any]) -> None:
+    from unlearn_core.evaluation.decoding import DecodingCounters, generate_tokens
+
+    model, tokenizer, suite = setting
+    engine = engine_for(model, tokenizer, suite)
+    prompts = engine.tokens.prompts(suite.datasets["forget"], "question")[:5]
+    budgets = [7, 3, 7, 12, 1]  # rows of one batch with their own budgets
+    decode = tokenizer.decode
+    checks = [None, None, lambda ids: "e" in decode(list(ids)), None, None]
+    outputs = {}
+    for cache in ("dynamic", "static"):
+        counters = DecodingCounters()
+        outputs[cache] = generate_tokens(
+            model,
+            prompts,
+            [None] * len(prompts),
+            max_new_tokens=budgets,
+            batch_size=4,
+            pad_id=tokenizer.pad_token_id,
+            eos_id=tokenizer.eos_token_id,
+            counters=counters,
+            stop_checks=checks,
+            cache=cache,
+        )
+        assert counters.decoded_rows == len(prompts)
+    assert outputs["static"] == outputs["dynamic"]
+    assert [len(o) for o in outputs["static"]][:2] == [7, 3] and 0 < len(outputs["static"][2]) <= 7

@@ -57,6 +57,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "trainer.args.save_strategy": ("no", "steps", "epoch"),
     "data.anchor": ("forget", "retain"),
     "trainer.args.forward_mode": ("separate", "joint", "grouped", "packed"),
+    "generation.cache": ("dynamic", "static"),
 }
 
 NONE_DEFAULT_TYPES: dict[str, Any] = {
@@ -118,7 +119,7 @@ def base_config() -> dict[str, Any]:
                 "classifier_model": GIBBERISH_CLASSIFIER,
                 "evaluators": [],
             },
-            "generation": {"max_new_tokens": 200, "batch_size": 32},
+            "generation": {"max_new_tokens": 200, "batch_size": 32, "cache": "dynamic"},
             "peft": {"name": "none"},
             "retain_logs_path": None,
             "paths": {"output_dir": None, "cache_dir": None},

@@ -19,10 +19,14 @@ from dataclasses import dataclass
 import torch
 
 from unlearn_core.evaluation import model_calls
+from unlearn_core.evaluation.static_decoding import decode_batch_static
 from unlearn_core.progress import Progress
 
 StopCheck = Callable[[Sequence[int]], bool]
 """Whether a row's output tokens so far end its generation (their text holds one of its stop strings)."""
+CACHES = ("dynamic", "static")
+"""``generation.cache``: this module's loop, which drops finished rows from a growing cache, or transformers'
+``generate`` with a static cache (``static_decoding``: fixed shapes, compiled by transformers on CUDA)."""
 
 
 @dataclass
@@ -66,9 +70,12 @@ def greedy_decode(
     counters: DecodingCounters,
     on_rows: Callable[[int], None] | None = None,
     stop_checks: Sequence[StopCheck | None] | None = None,
+    cache: str = "dynamic",
 ) -> list[list[int]]:
     """Greedy continuation of each prompt, at most ``budgets[i]`` tokens, stopping at EOS (which is kept) or when
-    ``stop_checks[i]`` says so; ``on_rows(n)`` is told as each batch of ``n`` rows is done."""
+    ``stop_checks[i]`` says so; ``on_rows(n)`` is told as each batch of ``n`` rows is done; ``cache`` is one of
+    ``CACHES``."""
+    decode_batch = decode_batch_static if cache == "static" else _decode_batch
     checks = list(stop_checks) if stop_checks is not None else [None] * len(prompts)
     outputs: list[list[int]] = [[] for _ in prompts]
     todo = [k for k in range(len(prompts)) if budgets[k] > 0]
@@ -78,7 +85,7 @@ def greedy_decode(
     with torch.no_grad():
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
-            decoded = _decode_batch(
+            decoded = decode_batch(
                 model,
                 [prompts[k] for k in chunk],
                 [budgets[k] for k in chunk],
@@ -157,11 +164,13 @@ def generate_tokens(
     counters: DecodingCounters,
     progress: str | None = None,
     stop_checks: Sequence[StopCheck | None] | None = None,
+    cache: str = "dynamic",
 ) -> list[list[int]]:
     """Greedy output tokens per prompt (EOS kept when reached): drafts settle what they can, decoding does the rest.
 
     ``max_new_tokens`` is one budget for all prompts or one per prompt (prompt sets with different settings pooled);
-    ``stop_checks`` (per prompt, None: none) end a row early once its output text holds a stop string;
+    ``stop_checks`` (per prompt, None: none) end a row early once its output text holds a stop string; ``cache``
+    chooses the decoding loop (``CACHES``);
     ``progress`` names the phase under which the rows done are shown (see ``unlearn_core.progress``).
     """
     counters.generate_calls += 1
@@ -191,6 +200,7 @@ def generate_tokens(
             counters=counters,
             on_rows=bar.update,
             stop_checks=[_continuing(checks[k], outputs[k]) for k in pending],
+            cache=cache,
         )
     for k, tokens in zip(pending, continued):
         outputs[k] = outputs[k] + tokens

@@ -287,6 +287,7 @@ class EvaluationEngine:
                     [d for _, d, _, _ in part],
                     max_new_tokens=[b for _, _, b, _ in part],
                     stop_checks=[c for _, _, _, c in part],
+                    cache=self.generation.get("cache", "dynamic"),
                     batch_size=self.generation["batch_size"],
                     pad_id=self.pad_id,
                     eos_id=eos,
