@@ -19,6 +19,7 @@ from unlearn_dpo import plugin
 from unlearn_dpo.methods import DPO, IdkNLL
 
 from unlearn_core import FORGET_FIELD, hookspecs
+from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
 from unlearn_core.normalization import BatchTotals
 from unlearn_core.registry import Registry
@@ -209,3 +210,18 @@ def test_plugin_module_imports_only_the_hook_marker() -> None:
     modules = {n.module for n in top_level if isinstance(n, ast.ImportFrom)}
     assert modules <= {"__future__", "typing", "unlearn_core"}
     assert not [n for n in top_level if isinstance(n, ast.Import)]
+
+
+@pytest.mark.parametrize(
+    ("extras", "said"),
+    [((), "it has no other field"), ((("paraphrase", Tokenized((1,), (2,), 0)),), "its fields: paraphrase")],
+)
+def test_forget_data_without_the_alternate_answers_is_refused_in_one_line(extras, said) -> None:
+    from unlearn_core.training.method_hooks import check_method_needs
+
+    forget = [Tokenized((1, 2), (3,), 0, extras)]
+    with pytest.raises(ConfigError) as refused:
+        check_method_needs(DPO(), TableModel(P), forget)
+    message = str(refused.value)
+    assert "method 'DPO' reads the forget field 'alternate'" in message and f"({said})" in message
+    assert "\n" not in message and "data.forget=" in message
