@@ -91,3 +91,18 @@ def test_console_script_points_at_the_entry():
 def test_python_m_runs_through_the_entry():
     done = subprocess.run([sys.executable, "-m", "unlearn_core", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and "unlearn" in done.stdout
+
+
+def test_building_an_embedded_model_resumes_collection(collector, tmp_path):
+    # training under a deferred collector gave other floats than the library (memory laid out otherwise), so every
+    # build starts with the collector on, as in-process use has it
+    from unlearn_core.pipeline.embedded import EmbeddedBuilder
+
+    builder = EmbeddedBuilder.__new__(EmbeddedBuilder)  # only its cache root matters here
+    builder.root = tmp_path
+    seen = {}
+    gc.enable()
+    gc_deferral.defer_collection()
+    builder._build_entry("base", "k", lambda out: seen.setdefault("enabled", gc.isenabled()))
+    assert seen == {"enabled": True}
+    assert (tmp_path / "base-k" / ".complete").exists()

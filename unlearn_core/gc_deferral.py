@@ -4,10 +4,13 @@ Importing torch and transformers and building a model create some hundreds of th
 Python's cyclic collector makes full passes over all of them while they are being created, and again while the
 interpreter shuts down, and finds next to nothing to free: on a 2-core CPU that is about a second and a half of an
 ``unlearn eval`` (``benchmarks/startup.py``). The command line therefore stops automatic collection first
-(:func:`defer_collection`), and the first model load turns it back on (:func:`resume_collection`) after moving the
-objects alive then into the collector's permanent generation (``gc.freeze``), which later passes skip. At exit
-:func:`freeze_survivors` does the same for everything still alive. Objects are freed by reference counting all
-along; only cycles made during start-up wait (and stay: they are a fixed, small amount).
+(:func:`defer_collection`), and the first model load or embedded-model build turns it back on
+(:func:`resume_collection`) after moving the objects alive then into the collector's permanent generation
+(``gc.freeze``), which later passes skip. At exit :func:`freeze_survivors` does the same for everything still alive.
+Objects are freed by reference counting all along; only cycles made during start-up wait (and stay: they are a
+fixed, small amount). Nothing trains with collection deferred: a tiny model trained so came out with other floats
+than the same training in a library process (memory is laid out otherwise), and the command line must give what the
+library gives.
 
 Library use is unaffected: nothing happens unless :func:`defer_collection` was called.
 """

@@ -15,6 +15,7 @@ from unlearn_core.benchmarks import Benchmark, EmbeddedRecipe
 from unlearn_core.data import Tokenized
 from unlearn_core.distributed import LocalAccelerator, is_distributed, main_process_first
 from unlearn_core.evaluation.needs import retain_logs_needs
+from unlearn_core.gc_deferral import resume_collection
 from unlearn_core.models.tiny import build_tiny_llama, train_tokenizer
 from unlearn_core.pipeline.evaluate import eval_manifest, evaluate_model, read_retain_logs, selected_keys
 from unlearn_core.pipeline.finetune import finetune_in_memory
@@ -74,6 +75,7 @@ class EmbeddedBuilder:
         return path
 
     def _build_entry(self, name: str, key: str, build: Any) -> Path:
+        resume_collection()  # training from here on (see unlearn_core.gc_deferral)
         path = self.root / f"{name}-{key}"
         _remove_stale_builds(self.root, f".{name}-{key}.tmp")
         tmp = self.root / f".{name}-{key}.tmp{os.getpid()}"
