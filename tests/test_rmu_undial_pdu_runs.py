@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from faultkit import TINY as TOFU_TINY
+from support.tiny_runs import TOFU_TINY
 
 from unlearn_core import run
 from unlearn_core.cli import main

@@ -12,16 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.tiny_runs import TOFU_TINY
 
 from unlearn_core.plugins import DISABLE_ENV
 
-TINY = [
-    "data.embedded.n_authors=10",
-    "data.embedded.questions_per_author=6",
-    "data.embedded.base_epochs=1",
-    "data.embedded.finetune_epochs=1",
-    "generation.max_new_tokens=8",
-]
+TINY = TOFU_TINY
 """The embedded default at its smallest: one forget author with six questions."""
 
 STEPPY = [

@@ -12,30 +12,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support import tiny_runs
 
 from unlearn_core import run
 from unlearn_core.cli import main
 from unlearn_core.plugins import DISABLE_ENV, load_plugins
 
 METHODS = ("WGA", "SatImp", "CEU")
-TOFU_TINY = [
-    "data.embedded.n_authors=10",
-    "data.embedded.questions_per_author=6",
-    "data.embedded.base_epochs=1",
-    "data.embedded.finetune_epochs=1",
-    "generation.max_new_tokens=8",
-    "eval.metrics=[forget_Q_A_Prob]",
-    "trainer.args.per_device_train_batch_size=2",
-    "trainer.args.num_train_epochs=2",
-]
+TOFU_TINY = [*tiny_runs.TOFU_TINY, "eval.metrics=[forget_Q_A_Prob]", *tiny_runs.PAIRS_TWO_EPOCHS]
 """One forget author with six questions: three steps an epoch, two epochs, one cheap metric."""
 MUSE_TINY = [
-    "data.embedded.n_forget=4",
-    "data.embedded.n_retain=4",
-    "data.embedded.n_holdout=4",
-    "data.embedded.n_background=2",
-    "data.embedded.base_epochs=1",
-    "data.embedded.finetune_epochs=1",
+    *tiny_runs.MUSE_TINY,
     "trainer.args.per_device_train_batch_size=2",
     "trainer.args.num_train_epochs=1",
     "eval.metrics=[knowmem_f]",
