@@ -11,6 +11,7 @@ import torch
 
 pytest.importorskip("unlearn_tofu")
 
+from support.same_statistics import assert_same_statistics  # noqa: E402
 from support.tiny_setup import (  # noqa: E402
     TINY_TEMPLATE,
     texts_of,
@@ -168,17 +169,7 @@ def test_shared_prefix_scorers_equal_plain_full_sequences(setting: tuple[Any, An
     kind = PackedScorer if scorer == "packed" else PrefixTreeScorer
     ours = kind(model, pad, 2, ScoringCounters()).score(groups)
     plain = score_plain(model, groups, batch_size=2, pad_id=pad, counters=ScoringCounters())
-    for group, row_ours, row_plain in zip(groups, ours, plain):
-        for k, (a, b) in enumerate(zip(row_ours, row_plain)):
-            assert a.num_targets == b.num_targets
-            if a.num_targets:
-                assert math.isclose(a.avg_loss, b.avg_loss, rel_tol=1e-5)
-                assert torch.equal(a.argmax_ids, b.argmax_ids)
-                assert torch.allclose(a.token_logprobs, b.token_logprobs, rtol=1e-4, atol=1e-5)
-                if group.wants_z(k):
-                    assert torch.allclose(a.minkpp_z, b.minkpp_z, rtol=1e-4, atol=1e-5)
-                else:
-                    assert a.minkpp_z is None
+    assert_same_statistics(groups, ours, plain)
 
 
 def test_a_model_that_ignores_the_tree_mask_falls_back_to_the_kv_cache(

@@ -3,13 +3,11 @@ when rows merge, and statistics equal to plain full sequences."""
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parents[1]))
+from support.same_statistics import assert_same_statistics  # noqa: E402
 from support.tiny_setup import tiny_model_and_tokenizer  # noqa: E402
 
 from unlearn_core.evaluation import packed_rows  # noqa: E402
@@ -85,12 +83,4 @@ def test_shared_rows_score_as_plain_full_sequences():
     assert len(pack_rows(groups, model.config.hidden_size)) < len(groups)
     ours = PackedScorer(model, tokenizer.pad_token_id, 2, ScoringCounters()).score(groups)
     plain = score_plain(model, groups, batch_size=2, pad_id=tokenizer.pad_token_id, counters=ScoringCounters())
-    for group, row_ours, row_plain in zip(groups, ours, plain):
-        for k, (a, b) in enumerate(zip(row_ours, row_plain)):
-            assert a.num_targets == b.num_targets
-            if a.num_targets:
-                assert math.isclose(a.avg_loss, b.avg_loss, rel_tol=1e-5)
-                assert torch.equal(a.argmax_ids, b.argmax_ids)
-                assert torch.allclose(a.token_logprobs, b.token_logprobs, rtol=1e-4, atol=1e-5)
-                if group.wants_z(k):
-                    assert torch.allclose(a.minkpp_z, b.minkpp_z, rtol=1e-4, atol=1e-5)
+    assert_same_statistics(groups, ours, plain)

@@ -112,13 +112,7 @@ def _decode_batch(
     (pad id, EOS id)."""
     pad_id, eos_id = special
     device = next(model.parameters()).device
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt) :] = torch.tensor(list(prompt))
-        mask[row, width - len(prompt) :] = 1
-    ids, mask = ids.to(device), mask.to(device)
+    ids, mask = model_calls.left_padded(prompts, pad_id, device)
     logits, cache = model_calls.run(
         model, ids, mask, model_calls.positions_from_mask(mask), keep_cache=True, last_logits_only=True
     )

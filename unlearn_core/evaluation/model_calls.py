@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +71,17 @@ def _forward(model: torch.nn.Module, kwargs: dict[str, Any], hidden: bool) -> tu
     with final_hidden_states(found[0]) as captured:
         out = model(**{**kwargs, "logits_to_keep": 1})
     return captured[-1], out
+
+
+def left_padded(prompts: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Input ids and attention mask of ``prompts``, left-padded to the longest, on ``device``."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        ids[row, width - len(prompt) :] = torch.tensor(list(prompt))
+        mask[row, width - len(prompt) :] = 1
+    return ids.to(device), mask.to(device)
 
 
 def positions_from_mask(mask: Tensor) -> Tensor:

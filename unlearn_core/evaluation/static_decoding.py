@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from unlearn_core.evaluation import model_calls
+
 _Check = Callable[[Sequence[int]], bool]
 """``decoding.StopCheck`` (not imported: ``decoding`` imports this module)."""
 
@@ -32,17 +34,12 @@ def decode_batch_static(
     from transformers import StoppingCriteriaList  # the generate() machinery: loaded only on this path
 
     pad_id, eos_id = special
-    device = next(model.parameters()).device
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, prompt in enumerate(prompts):
-        ids[row, width - len(prompt) :] = torch.tensor(list(prompt))
-        mask[row, width - len(prompt) :] = 1
+    ids, mask = model_calls.left_padded(prompts, pad_id, next(model.parameters()).device)
+    width = ids.shape[1]
     done = _RowsDone(width, budgets, checks)
     out = model.generate(
-        input_ids=ids.to(device),
-        attention_mask=mask.to(device),
+        input_ids=ids,
+        attention_mask=mask,
         max_new_tokens=max(budgets),
         do_sample=False,
         num_beams=1,
