@@ -49,6 +49,19 @@ def setting() -> tuple[Any, Any, Any]:
     return model, tokenizer, suite
 
 
+def reference_for(model: Any) -> Any:
+    """A full local replica of ``model`` with its weights scaled by 0.9 (the same in every process): a reference
+    that differs, so that mia_reference's scores are real differences, not float rounding of equal losses."""
+
+    import torch
+
+    reference = copy.deepcopy(model)
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.mul_(0.9)
+    return reference
+
+
 def engine_for(model: Any, tokenizer: Any, suite: Any, reference: Any, partial: Any = None) -> Any:
     """A sharding engine over every entry that needs no retain logs (``mia_reference`` scores ``reference``);
     ``partial`` saves finished entries and offers those of an interrupted evaluation."""
@@ -120,7 +133,7 @@ def main(out_dir: Path) -> None:
 
     quiet_libraries()
     model, tokenizer, suite = setting()
-    reference = copy.deepcopy(model)  # a full local replica, as mia_reference's model is
+    reference = reference_for(model)  # a full local replica, as mia_reference's model is
     accelerator = get_accelerator("no")
     deepspeed.initialize(model=model, config=DS_CONFIG)
     assert is_partitioned(model) and not is_partitioned(reference)
@@ -141,7 +154,7 @@ def main(out_dir: Path) -> None:
         "forwards": forwards[0],
         "reference_forwards": reference_forwards[0],
         "real_forwards": engine.scoring.model_calls + engine.decoding.model_calls,
-        "sequences": engine.scoring.sequences,
+        "tokens": engine.scoring.tokens,
         "decoded_rows": engine.decoding.decoded_rows,
         "lockstep": vars(engine.lockstep),
         "shares": shares,
