@@ -54,7 +54,8 @@ def _single_process() -> tuple[dict[str, Any], dict[str, Any]]:
     results = engine.run(worker.evaluated_keys(engine))
     counts = {
         "forwards": forwards[0],
-        "tokens": engine.scoring.tokens,
+        # scored tokens, not counting the packing check (run once a process)
+        "tokens": engine.scoring.tokens - engine.scoring.tokens_by_kind.get("check", 0),
         "decoded_rows": engine.decoding.decoded_rows,
     }
     return worker.per_sample(engine, results), counts

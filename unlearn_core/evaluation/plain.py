@@ -35,6 +35,7 @@ class ScoringCounters:
     sequences: int = 0
     tokens: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    tokens_by_kind: dict[str, int] = field(default_factory=dict)
 
     def add(self, kind: str, sequences: int, tokens: int) -> None:
         """Record one model call over ``sequences`` rows holding ``tokens`` real tokens."""
@@ -42,6 +43,7 @@ class ScoringCounters:
         self.sequences += sequences
         self.tokens += tokens
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+        self.tokens_by_kind[kind] = self.tokens_by_kind.get(kind, 0) + tokens
 
 
 def score_plain(
