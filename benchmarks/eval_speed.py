@@ -18,6 +18,7 @@ Extra ``KEY=VALUE`` arguments are configuration overrides, as for ``unlearn eval
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import statistics
 import sys
@@ -120,8 +121,10 @@ def _compare(title: str, setting: tuple[Any, Any, Any, Any], repeats: int) -> fl
     _straightforward(cfg, plan, model, tokenizer)
     fused_times, plain_times = [], []
     for _ in range(repeats):
+        gc.collect()  # a pass of the collector inside a timed run cost one of them a quarter more
         seconds, fused_results, engine = _fused(plan, model, tokenizer)
         fused_times.append(seconds)
+        gc.collect()
         seconds, plain_results, baseline = _straightforward(cfg, plan, model, tokenizer)
         plain_times.append(seconds)
     fused, plain = statistics.median(fused_times), statistics.median(plain_times)

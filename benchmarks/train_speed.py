@@ -175,6 +175,39 @@ def _common_loop(cfg: Any, start: Any, batches: list[dict[str, Any]], device: st
     return _clock() - began, losses[0]
 
 
+def _finetune_peak(cfg: Any, start: Any, batches: list[dict[str, Any]], device: str) -> float | None:
+    """Peak memory of plain finetuning on the same rows (forget and retain of a step in one padded batch, the
+    model's own loss, the same optimizer): the yardstick of the unlearning step's memory."""
+    import torch
+
+    from unlearn_core.training.batches import to_device
+
+    model = copy.deepcopy(start).train()
+    train_args = cfg.get("trainer.args")
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=train_args["learning_rate"],
+        weight_decay=train_args["weight_decay"],
+        fused=True if train_args["optim"] == "adamw_torch_fused" else None,
+    )
+    _peak_memory(device)  # reset
+    for batch in batches:
+        parts = [to_device(batch[p], device) for p in ("forget", "retain")]
+        width = max(part["input_ids"].shape[1] for part in parts)
+        joined = {
+            key: torch.cat(
+                [torch.nn.functional.pad(part[key], (0, width - part[key].shape[1]), value=fill) for part in parts]
+            )
+            for key, fill in (("input_ids", 0), ("attention_mask", 0), ("labels", -100))
+        }
+        model(**joined).loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    _synchronize(device)
+    return _peak_memory(device)
+
+
 def _ours(
     cfg: Any, start: Any, forget: list[Any], retain: list[Any], pad: int, steps: int
 ) -> tuple[float, float, float]:
@@ -230,23 +263,31 @@ def _synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _peak_memory(device: str) -> str:
+def _peak_memory(device: str) -> float | None:
+    """GiB allocated at the peak since the last call (None on CPU, where it is not measured)."""
     import torch
 
     if not device.startswith("cuda"):
-        return "peak memory: not measured on CPU"
+        return None
     peak = torch.cuda.max_memory_allocated() / 2**30
     torch.cuda.reset_peak_memory_stats()
-    return f"peak memory {peak:.2f} GiB"
+    return peak
 
 
-def _report(name: str, times: list[float], tokens: int, flops: float, peak: float | None, memory: str) -> float:
+def _memory_text(peak: float | None) -> str:
+    return "peak memory: not measured on CPU" if peak is None else f"peak memory {peak:.2f} GiB"
+
+
+def _report(
+    name: str, times: list[float], tokens: int, flops: float, peak: float | None, memory: float | None
+) -> float:
     median = statistics.median(times)
     rate = tokens / median
     useful = flops / median / 1e12
     share = f" ({100 * useful / peak:.1f}% of {peak:g})" if peak else ""
     runs = ", ".join(f"{t:.2f}" for t in times)
-    print(f"{name:13s} {rate:10.0f} real tokens/s  {useful:.4f} useful TFLOP/s{share}  {memory}  (runs: {runs} s)")
+    figures = f"{rate:10.0f} real tokens/s  {useful:.4f} useful TFLOP/s{share}  {_memory_text(memory)}"
+    print(f"{name:13s} {figures}  (runs: {runs} s)")
     return rate
 
 
@@ -289,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         f"reference log-probs of {len(forget)} forget rows; ratio {whole / base:.2f} over these {args.steps} steps)"
     )
     print(f"first-step loss: common loop {first['common']:.6f}, ours {first['ours']:.6f}")
+    finetune = _finetune_peak(cfg, start, batches, args.device)
+    against = f" (ours / finetuning: {ours_memory / finetune:.3f})" if ours_memory and finetune else ""
+    print(f"plain finetuning on the same rows: {_memory_text(finetune)}{against}")
     print(f"ratio: {rate / base:.2f}")
     return 0
 
