@@ -7,22 +7,19 @@ table. Logits at position ``t`` predict the label at ``t + 1``.
 
 from __future__ import annotations
 
-import ast
 import math
-from pathlib import Path
 
-import pluggy
 import pytest
 import torch
+from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from support.table_model import TableModel
 from unlearn_dpo import plugin
 from unlearn_dpo.methods import DPO, IdkNLL
 
-from unlearn_core import FORGET_FIELD, hookspecs
+from unlearn_core import FORGET_FIELD
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
 from unlearn_core.normalization import BatchTotals
-from unlearn_core.registry import Registry
 
 P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]  # model: next-token probabilities after token 0, 1, 2
 R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]  # reference model
@@ -194,22 +191,14 @@ def test_a_beta_that_is_not_positive_is_refused(beta: float) -> None:
 
 
 def test_registration_through_the_hook() -> None:
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    pm.register(plugin)
-    registry: Registry[type] = Registry("method")
-    pm.hook.register_methods(register=registry.register)
+    registry = methods_registered_by(plugin)
     assert registry.names() == ["DPO", "IdkNLL"]
     assert registry.get("dpo") is registry.get("IdkDPO") is registry.get("idkdpo") is DPO
     assert registry.get("idknll") is IdkNLL
 
 
 def test_plugin_module_imports_only_the_hook_marker() -> None:
-    tree = ast.parse(Path(plugin.__file__).read_text())
-    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    modules = {n.module for n in top_level if isinstance(n, ast.ImportFrom)}
-    assert modules <= {"__future__", "typing", "unlearn_core"}
-    assert not [n for n in top_level if isinstance(n, ast.Import)]
+    assert_plugin_module_imports_only_the_hook_marker(plugin)
 
 
 @pytest.mark.parametrize(

@@ -7,20 +7,16 @@ table. Logits at position ``t`` predict the label at ``t + 1``.
 
 from __future__ import annotations
 
-import ast
 import math
-from pathlib import Path
 
-import pluggy
 import pytest
 import torch
+from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from support.table_model import TableModel
 from unlearn_npo import plugin
 from unlearn_npo.methods import NPO, SimNPO
 
-from unlearn_core import hookspecs
 from unlearn_core.losses import model_logits, sequence_nll
-from unlearn_core.registry import Registry
 
 P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]  # model: next-token probabilities after token 0, 1, 2
 R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]  # reference model
@@ -180,22 +176,14 @@ def test_reference_needs() -> None:
 
 
 def test_registration_through_the_hook() -> None:
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    pm.register(plugin)
-    registry: Registry[type] = Registry("method")
-    pm.hook.register_methods(register=registry.register)
+    registry = methods_registered_by(plugin)
     assert registry.names() == ["NPO", "SimNPO"]
     assert registry.get("npo") is NPO
     assert registry.get("simnpo") is SimNPO
 
 
 def test_plugin_module_imports_only_the_hook_marker() -> None:
-    tree = ast.parse(Path(plugin.__file__).read_text())
-    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    modules = {n.module for n in top_level if isinstance(n, ast.ImportFrom)}
-    assert modules <= {"__future__", "typing", "unlearn_core"}
-    assert not [n for n in top_level if isinstance(n, ast.Import)]
+    assert_plugin_module_imports_only_the_hook_marker(plugin)
 
 
 def test_npo_on_tiny_llama() -> None:

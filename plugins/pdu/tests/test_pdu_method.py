@@ -3,21 +3,17 @@ state, argument checks and registration."""
 
 from __future__ import annotations
 
-import ast
 import math
-from pathlib import Path
 
-import pluggy
 import pytest
 import torch
+from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from support.table_model import TableModel
 from unlearn_pdu import plugin
 from unlearn_pdu.method import PDU
 
-from unlearn_core import hookspecs
 from unlearn_core.errors import ConfigError
 from unlearn_core.normalization import TOTALS_KEY, BatchTotals
-from unlearn_core.registry import Registry
 
 # logits (not probabilities) after tokens 0, 1, 2: flattening gaps (max - mean)^2 = 4, 4, 0
 Z = [[3.0, 0.0, 0.0], [1.0, 1.0, 4.0], [2.0, 2.0, 2.0]]
@@ -161,17 +157,10 @@ def test_state_round_trip():
 
 
 def test_registration_through_the_hook():
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    pm.register(plugin)
-    registry: Registry[type] = Registry("method")
-    pm.hook.register_methods(register=registry.register)
+    registry = methods_registered_by(plugin)
     assert registry.names() == ["PDU"]
     assert registry.get("pdu") is PDU
 
 
 def test_plugin_module_imports_only_the_hook_marker():
-    tree = ast.parse(Path(plugin.__file__).read_text())
-    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    assert {n.module for n in top_level if isinstance(n, ast.ImportFrom)} <= {"__future__", "typing", "unlearn_core"}
-    assert not [n for n in top_level if isinstance(n, ast.Import)]
+    assert_plugin_module_imports_only_the_hook_marker(plugin)

@@ -6,20 +6,17 @@ The toy model's layer ``model.layers.0`` is an embedding, so the hidden state at
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 from types import SimpleNamespace
 
-import pluggy
 import pytest
 import torch
+from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from unlearn_rmu import plugin
 from unlearn_rmu.method import RMU
 
-from unlearn_core import hookspecs, module_outputs
+from unlearn_core import module_outputs
 from unlearn_core.errors import ConfigError
 from unlearn_core.normalization import TOTALS_KEY, BatchTotals, standard_counts
-from unlearn_core.registry import Registry
 
 H = [[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]]  # model: hidden state of tokens 0, 1, 2
 R = [[1.0, 1.0], [2.0, 2.0], [3.0, 1.0]]  # reference model
@@ -181,17 +178,10 @@ def test_trainable_params_regex_must_be_a_list_of_patterns(bad):
 
 
 def test_registration_through_the_hook():
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    pm.register(plugin)
-    registry: Registry[type] = Registry("method")
-    pm.hook.register_methods(register=registry.register)
+    registry = methods_registered_by(plugin)
     assert registry.names() == ["RMU"]
     assert registry.get("rmu") is RMU
 
 
 def test_plugin_module_imports_only_the_hook_marker():
-    tree = ast.parse(Path(plugin.__file__).read_text())
-    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    assert {n.module for n in top_level if isinstance(n, ast.ImportFrom)} <= {"__future__", "typing", "unlearn_core"}
-    assert not [n for n in top_level if isinstance(n, ast.Import)]
+    assert_plugin_module_imports_only_the_hook_marker(plugin)

@@ -6,22 +6,18 @@ The stub model's logits at a position depend only on the input token there: ``lo
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable
-from pathlib import Path
 
-import pluggy
 import pytest
 import torch
+from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from support.table_model import TableModel
 from unlearn_tokenweighted import plugin
 from unlearn_tokenweighted.methods import CEU, WGA, SatImp
 
-from unlearn_core import hookspecs
 from unlearn_core.errors import ConfigError
 from unlearn_core.normalization import BatchTotals
-from unlearn_core.registry import Registry
 
 P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]
 R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]
@@ -192,19 +188,11 @@ def test_choices() -> None:
 
 
 def test_registration_through_the_hook() -> None:
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    pm.register(plugin)
-    registry: Registry[type] = Registry("method")
-    pm.hook.register_methods(register=registry.register)
+    registry = methods_registered_by(plugin)
     assert registry.names() == ["CEU", "SatImp", "WGA"]
     assert registry.get("wga") is WGA and registry.get("satimp") is SatImp
     assert registry.get("ceu") is registry.get("CE-U") is CEU
 
 
 def test_plugin_module_imports_only_the_hook_marker() -> None:
-    tree = ast.parse(Path(plugin.__file__).read_text())
-    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    modules = {n.module for n in top_level if isinstance(n, ast.ImportFrom)}
-    assert modules <= {"__future__", "typing", "unlearn_core"}
-    assert not [n for n in top_level if isinstance(n, ast.Import)]
+    assert_plugin_module_imports_only_the_hook_marker(plugin)

@@ -3,21 +3,17 @@ term only when alpha != 0, its needs and registration."""
 
 from __future__ import annotations
 
-import ast
 import math
-from pathlib import Path
 
-import pluggy
 import pytest
 import torch
+from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from support.table_model import TableModel
 from unlearn_undial import plugin
 from unlearn_undial.method import UNDIAL
 
-from unlearn_core import hookspecs
 from unlearn_core.errors import ConfigError
 from unlearn_core.losses import kl_every_position, kl_on_targets, mean_token_nll
-from unlearn_core.registry import Registry
 
 P = [[0.5, 0.25, 0.25], [0.1, 0.1, 0.8], [0.25, 0.25, 0.5]]  # model: next-token probabilities after 0, 1, 2
 R = [[0.5, 0.25, 0.25], [0.2, 0.4, 0.4], [0.6, 0.2, 0.2]]  # reference model
@@ -115,17 +111,10 @@ def test_needs_and_normalisation():
 
 
 def test_registration_through_the_hook():
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    pm.register(plugin)
-    registry: Registry[type] = Registry("method")
-    pm.hook.register_methods(register=registry.register)
+    registry = methods_registered_by(plugin)
     assert registry.names() == ["UNDIAL"]
     assert registry.get("undial") is UNDIAL
 
 
 def test_plugin_module_imports_only_the_hook_marker():
-    tree = ast.parse(Path(plugin.__file__).read_text())
-    top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    assert {n.module for n in top_level if isinstance(n, ast.ImportFrom)} <= {"__future__", "typing", "unlearn_core"}
-    assert not [n for n in top_level if isinstance(n, ast.Import)]
+    assert_plugin_module_imports_only_the_hook_marker(plugin)
