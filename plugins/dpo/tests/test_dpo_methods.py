@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
+from support.table_golden import CE_RETAIN, KL_EVERY_POSITION, KL_RETAIN, RETAIN, P, R
 from support.table_model import TableModel
 from unlearn_dpo import plugin
 from unlearn_dpo.methods import DPO, IdkNLL
@@ -20,9 +21,6 @@ from unlearn_core import FORGET_FIELD
 from unlearn_core.data import Tokenized
 from unlearn_core.errors import ConfigError
 from unlearn_core.normalization import BatchTotals
-
-P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]  # model: next-token probabilities after token 0, 1, 2
-R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]  # reference model
 
 # forget answers. Row 4: after 0 -> 1 (0.3), after 1 -> 2 (0.3); row 7: after 2 -> 1 (0.25), 1 -> 0 (0.1), 0 -> 2 (0.2)
 FORGET = {
@@ -43,24 +41,6 @@ ALTERNATE = {
 WIN = [math.log(0.2 * 0.25 * 0.3), math.log(0.25 * 0.6)]
 ALTERNATE_TOKENS = 5
 REF = {FORGET_FIELD: {4: -2.0, 7: -6.5}, "alternate": {4: -4.0, 7: -2.5}}  # cached reference log-probs
-
-# retain targets: after 1 -> 0 (0.1), after 0 -> 2 (0.2); position 0 (token 2) is prompt
-RETAIN = {
-    "input_ids": torch.tensor([[2, 1, 0, 2]]),
-    "attention_mask": torch.tensor([[1, 1, 1, 1]]),
-    "labels": torch.tensor([[-100, -100, 0, 2]]),
-    "index": torch.tensor([5]),
-}
-CE_RETAIN = -(math.log(0.1) + math.log(0.2)) / 2
-
-
-def kl(p: list[float], q: list[float]) -> float:
-    """KL(p || q)."""
-    return sum(pv * math.log(pv / qv) for pv, qv in zip(p, q))
-
-
-KL_RETAIN = (kl(R[1], P[1]) + kl(R[0], P[0])) / 2  # the two target positions (inputs 1 and 0)
-KL_EVERY_POSITION = (kl(R[2], P[2]) + kl(R[1], P[1]) + kl(R[0], P[0]) + kl(R[2], P[2])) / 4  # inputs 2, 1, 0, 2
 
 
 def log_sigmoid(x: float) -> float:

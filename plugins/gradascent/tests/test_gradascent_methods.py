@@ -13,12 +13,10 @@ import math
 import pytest
 import torch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
+from support.table_golden import CE_RETAIN, KL_RETAIN, RETAIN, P, R
 from support.table_model import TableModel
 from unlearn_gradascent import plugin
 from unlearn_gradascent.methods import GradAscent, GradDiff
-
-P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]  # model: next-token probabilities after token 0, 1, 2
-R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]  # reference model
 
 # forget targets: after 0 -> 1 (0.3), after 1 -> 2 (0.3); after 2 -> 1 (0.25), after 1 -> 0 (0.1)
 FORGET = {
@@ -28,23 +26,6 @@ FORGET = {
     "index": torch.tensor([0, 1]),
 }
 CE_FORGET = -(math.log(0.3) + math.log(0.3) + math.log(0.25) + math.log(0.1)) / 4
-
-# retain targets: after 1 -> 0 (0.1), after 0 -> 2 (0.2); position 0 (token 2) is prompt and must not count in KL
-RETAIN = {
-    "input_ids": torch.tensor([[2, 1, 0, 2]]),
-    "attention_mask": torch.tensor([[1, 1, 1, 1]]),
-    "labels": torch.tensor([[-100, -100, 0, 2]]),
-    "index": torch.tensor([5]),
-}
-CE_RETAIN = -(math.log(0.1) + math.log(0.2)) / 2
-
-
-def kl(p: list[float], q: list[float]) -> float:
-    """KL(p || q)."""
-    return sum(pv * math.log(pv / qv) for pv, qv in zip(p, q))
-
-
-KL_RETAIN = (kl(R[1], P[1]) + kl(R[0], P[0])) / 2
 
 
 class FakeReference:

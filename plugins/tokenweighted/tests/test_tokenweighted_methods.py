@@ -12,15 +12,13 @@ from collections.abc import Callable
 import pytest
 import torch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
+from support.table_golden import CE_RETAIN, KL_EVERY_POSITION, KL_RETAIN, RETAIN, P, R
 from support.table_model import TableModel
 from unlearn_tokenweighted import plugin
 from unlearn_tokenweighted.methods import CEU, WGA, SatImp
 
 from unlearn_core.errors import ConfigError
 from unlearn_core.normalization import BatchTotals
-
-P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]
-R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]
 
 FORGET = {
     "input_ids": torch.tensor([[0, 1, 2, 2, 2], [2, 2, 1, 0, 2]]),
@@ -29,22 +27,6 @@ FORGET = {
     "index": torch.tensor([4, 7]),
 }
 TARGET_PROBS = [0.3, 0.3, 0.25, 0.1, 0.2]
-RETAIN = {
-    "input_ids": torch.tensor([[2, 1, 0, 2]]),
-    "attention_mask": torch.tensor([[1, 1, 1, 1]]),
-    "labels": torch.tensor([[-100, -100, 0, 2]]),
-    "index": torch.tensor([5]),
-}
-CE_RETAIN = -(math.log(0.1) + math.log(0.2)) / 2
-
-
-def kl(p: list[float], q: list[float]) -> float:
-    """KL(p || q)."""
-    return sum(pv * math.log(pv / qv) for pv, qv in zip(p, q))
-
-
-KL_RETAIN = (kl(R[1], P[1]) + kl(R[0], P[0])) / 2
-KL_EVERY_POSITION = (2 * kl(R[2], P[2]) + kl(R[1], P[1]) + kl(R[0], P[0])) / 4
 
 
 def weighted(weight: Callable[[float], float]) -> float:
