@@ -154,18 +154,11 @@ def _common_step(model: Any, reference: Any, optimizer: Any, batch: dict[str, An
 
 def _common_loop(cfg: Any, start: Any, batches: list[dict[str, Any]], device: str) -> tuple[float, float]:
     """Seconds and first loss of the common loop over ``batches`` (one optimizer step each)."""
-    import torch
 
     from unlearn_core.training.batches import to_device
 
     model, reference = copy.deepcopy(start).train(), copy.deepcopy(start).eval()
-    train_args = cfg.get("trainer.args")
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=train_args["learning_rate"],
-        weight_decay=train_args["weight_decay"],
-        fused=True if train_args["optim"] == "adamw_torch_fused" else None,  # the same optimizer kernel as ours
-    )
+    optimizer = _adamw(model, cfg.get("trainer.args"))
     _synchronize(device)
     began = _clock()
     losses = [
@@ -173,6 +166,18 @@ def _common_loop(cfg: Any, start: Any, batches: list[dict[str, Any]], device: st
     ]
     _synchronize(device)
     return _clock() - began, losses[0]
+
+
+def _adamw(model: Any, train_args: dict[str, Any]) -> Any:
+    """The baselines' AdamW (every parameter decayed), with the kernel ``trainer.args.optim`` asks ours for."""
+    import torch
+
+    return torch.optim.AdamW(
+        model.parameters(),
+        lr=train_args["learning_rate"],
+        weight_decay=train_args["weight_decay"],
+        fused=True if train_args["optim"] == "adamw_torch_fused" else None,
+    )
 
 
 def _finetune_peak(cfg: Any, start: Any, batches: list[dict[str, Any]], device: str) -> float | None:
@@ -183,13 +188,7 @@ def _finetune_peak(cfg: Any, start: Any, batches: list[dict[str, Any]], device: 
     from unlearn_core.training.batches import to_device
 
     model = copy.deepcopy(start).train()
-    train_args = cfg.get("trainer.args")
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=train_args["learning_rate"],
-        weight_decay=train_args["weight_decay"],
-        fused=True if train_args["optim"] == "adamw_torch_fused" else None,
-    )
+    optimizer = _adamw(model, cfg.get("trainer.args"))
     _peak_memory(device)  # reset
     for batch in batches:
         parts = [to_device(batch[p], device) for p in ("forget", "retain")]

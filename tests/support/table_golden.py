@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from support.table_model import TableModel
+
 P = [[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]]  # model: next-token probabilities after token 0, 1, 2
 R = [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]  # reference model
 
@@ -30,3 +32,17 @@ KL_RETAIN = (kl(R[1], P[1]) + kl(R[0], P[0])) / 2
 """KL(reference || model) at the two answer positions (after 1, after 0), averaged."""
 KL_EVERY_POSITION = (2 * kl(R[2], P[2]) + kl(R[1], P[1]) + kl(R[0], P[0])) / 4
 """The same over all four positions (open-unlearning's KL counts the prompt and the padding too)."""
+
+
+class TableReference:
+    """The frozen reference model ``R`` as a method sees it (``logits``), counting the calls so that tests can check
+    which methods read it; plugins' tests subclass it for their cached log-probs."""
+
+    def __init__(self) -> None:
+        self.model = TableModel(R)
+        self.logits_calls = 0
+
+    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        self.logits_calls += 1
+        with torch.no_grad():
+            return self.model(batch["input_ids"]).logits

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
-from support.table_golden import CE_RETAIN, KL_EVERY_POSITION, KL_RETAIN, RETAIN, P, R
+from support.table_golden import CE_RETAIN, KL_EVERY_POSITION, KL_RETAIN, RETAIN, P, TableReference
 from support.table_model import TableModel
 from unlearn_dpo import plugin
 from unlearn_dpo.methods import DPO, IdkNLL
@@ -57,18 +57,12 @@ def dpo_by_hand(beta: float) -> float:
 IDK_NLL = -sum(WIN) / ALTERNATE_TOKENS
 
 
-class FakeReference:
+class FakeReference(TableReference):
     """Reference model ``R`` and cached log-probs by field and row index; records what was asked."""
 
     def __init__(self) -> None:
-        self.model = TableModel(R)
-        self.logits_calls = 0
+        super().__init__()
         self.fields: list[str] = []
-
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        self.logits_calls += 1
-        with torch.no_grad():
-            return self.model(batch["input_ids"]).logits
 
     def logprobs(self, batch: dict[str, torch.Tensor], field: str = FORGET_FIELD) -> torch.Tensor:
         self.fields.append(field)

@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
-from support.table_golden import CE_RETAIN, KL_RETAIN, RETAIN, P, R
+from support.table_golden import CE_RETAIN, KL_RETAIN, RETAIN, P, TableReference
 from support.table_model import TableModel
 from unlearn_gradascent import plugin
 from unlearn_gradascent.methods import GradAscent, GradDiff
@@ -28,17 +28,8 @@ FORGET = {
 CE_FORGET = -(math.log(0.3) + math.log(0.3) + math.log(0.25) + math.log(0.1)) / 4
 
 
-class FakeReference:
+class FakeReference(TableReference):
     """Reference model ``R``; counts calls so tests can check that NLL methods never use it."""
-
-    def __init__(self) -> None:
-        self.model = TableModel(R)
-        self.logits_calls = 0
-
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        self.logits_calls += 1
-        with torch.no_grad():
-            return self.model(batch["input_ids"]).logits
 
     def forget_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise AssertionError("gradient ascent methods never need reference log-probs")

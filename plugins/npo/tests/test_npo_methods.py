@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
-from support.table_golden import CE_RETAIN, KL_RETAIN, RETAIN, P, R
+from support.table_golden import CE_RETAIN, KL_RETAIN, RETAIN, P, TableReference
 from support.table_model import TableModel
 from unlearn_npo import plugin
 from unlearn_npo.methods import NPO, SimNPO
@@ -47,19 +47,13 @@ def simnpo_by_hand(beta: float, delta: float) -> float:
     return -(2 / beta) * sum(log_sigmoid(beta * (-lp / n - delta)) for lp, n in zip(LOGP, NUM_TARGETS)) / 2
 
 
-class FakeReference:
+class FakeReference(TableReference):
     """Reference model ``R`` and cached forget log-probs by sample index; records what was asked."""
 
     def __init__(self, cached: dict[int, float] | None = None) -> None:
-        self.model = TableModel(R)
+        super().__init__()
         self.cached = cached if cached is not None else {4: REF_LOGP[0], 7: REF_LOGP[1]}
-        self.logits_calls = 0
         self.logprob_batches: list[dict[str, torch.Tensor]] = []
-
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        self.logits_calls += 1
-        with torch.no_grad():
-            return self.model(batch["input_ids"]).logits
 
     def forget_logprobs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         self.logprob_batches.append(batch)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 import torch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
-from support.table_golden import CE_RETAIN, KL_EVERY_POSITION, KL_RETAIN, RETAIN, P, R
+from support.table_golden import CE_RETAIN, KL_EVERY_POSITION, KL_RETAIN, RETAIN, P, TableReference
 from support.table_model import TableModel
 from unlearn_tokenweighted import plugin
 from unlearn_tokenweighted.methods import CEU, WGA, SatImp
@@ -44,17 +44,7 @@ CEU_FORGET = (
 ) / 3
 
 
-class FakeReference:
-    """Reference model ``R``; counts calls."""
-
-    def __init__(self) -> None:
-        self.model = TableModel(R)
-        self.logits_calls = 0
-
-    def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        self.logits_calls += 1
-        with torch.no_grad():
-            return self.model(batch["input_ids"]).logits
+FakeReference = TableReference
 
 
 def batch(**extra: object) -> dict[str, object]:
