@@ -1,8 +1,11 @@
-"""Golden values for ROUGE (hand-counted unigrams and LCS) and stop-string cutting."""
+"""Golden values for ROUGE (hand-counted unigrams and LCS), agreement with ``rouge_score``, and stop-string
+cutting."""
+
+import random
 
 import pytest
 
-from unlearn_core.metrics.rouge import cut_at_stop_strings, rouge_scores
+from unlearn_core.metrics.rouge import cut_at_stop_strings, rouge_scores, rouge_tokens
 
 
 def approx(value: float) -> object:
@@ -22,6 +25,14 @@ def test_rouge_with_stemmer_by_hand() -> None:
         "rougeL_recall": approx(0.5),
         "rougeL_f1": approx(4 / 9),
     }
+
+
+def test_tokens_by_hand() -> None:
+    # lower-cased; "'", "," and "." separate; only words of four or more characters are stemmed ("spy" stays,
+    # "spies" -> "spi"; "was" stays, "runs" -> "run"); digits are kept
+    tokens = ["the", "spy", "was", "it", "s", "2", "001", "spi", "run"]
+    assert rouge_tokens("The spy WAS it's 2,001 spies; runs.") == tokens
+    assert rouge_tokens(" -- ") == []
 
 
 def test_rouge_argument_order_matters() -> None:
@@ -45,7 +56,7 @@ def test_cut_without_match_or_stop_strings() -> None:
     assert cut_at_stop_strings("\n\nParis", ["\n\n"]) == ""
 
 
-def test_scores_equal_rouge_scores_own_stemming_scorer() -> None:
+def test_scores_equal_rouge_score_on_chosen_texts() -> None:
     from rouge_score import rouge_scorer
 
     reference = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
@@ -63,3 +74,28 @@ def test_scores_equal_rouge_scores_own_stemming_scorer() -> None:
             assert ours["rouge1_f1"] == theirs["rouge1"].fmeasure
             assert ours["rougeL_recall"] == theirs["rougeL"].recall
             assert ours["rougeL_f1"] == theirs["rougeL"].fmeasure
+
+
+WORD_POOL = [
+    "The", "cat", "cats", "running", "runs", "ran", "home", "homes", "relational", "nationalisation", "generously",
+    "happy", "happily", "1990", "2,001", "Ünïcode", "naïve", "e-mail", "it's", "U.S.", "a", "an", "of", "is",
+    "studies", "studying", "was", "spy", "spies", "has", "dies", "controlled", "hopefully", "apology", "sky",
+    "skies", "dying", "--", "...", "\n", "",
+]  # fmt: skip
+
+
+def test_scores_equal_rouge_score_on_random_texts() -> None:
+    from rouge_score import rouge_scorer
+
+    reference = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
+    rng = random.Random(0)
+    for _ in range(500):
+        truth = " ".join(rng.choices(WORD_POOL, k=rng.randint(0, 12)))
+        prediction = " ".join(rng.choices(WORD_POOL, k=rng.randint(0, 12)))
+        theirs = reference.score(target=truth, prediction=prediction)
+        assert rouge_scores(prediction=prediction, ground_truth=truth) == {
+            "rouge1_recall": theirs["rouge1"].recall,
+            "rouge1_f1": theirs["rouge1"].fmeasure,
+            "rougeL_recall": theirs["rougeL"].recall,
+            "rougeL_f1": theirs["rougeL"].fmeasure,
+        }, (prediction, truth)

@@ -1,41 +1,40 @@
-"""ROUGE scoring of generations, exactly as TOFU and MUSE score them, and stop-string cutting."""
+"""ROUGE scoring of generations, exactly as TOFU and MUSE score them (``rouge_score`` with its stemmer, which
+the tests hold it to), and stop-string cutting."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
-from functools import cache, lru_cache
-from typing import Any
 
-STEM_CACHE_SIZE = 1 << 16
-"""Distinct words whose Porter stem is remembered (a stem depends on the word alone)."""
+from unlearn_core.metrics.porter import porter_stem
 
-
-class _RememberingStemmer:
-    """A stemmer that stems each distinct word once: scoring many generations against their references stems the
-    same words again and again, and the Porter stemmer is most of ``rouge_score``'s time."""
-
-    def __init__(self, stemmer: Any) -> None:
-        self.stem = lru_cache(maxsize=STEM_CACHE_SIZE)(stemmer.stem)
+NON_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
+STEMMED_LENGTH = 4
+"""Words of at least this many characters are stemmed (ROUGE's rule: shorter words are kept as they are)."""
 
 
-@cache
-def _scorer() -> Any:
-    """The one shared scorer (rouge1 + rougeL, Porter stemmer: ``use_stemmer=True``'s tokenizer, its stems
-    remembered), built on first use."""
-    # nltk and scipy.stats (0.7 s): imported when a ROUGE is first scored
-    from nltk.stem import porter
-    from rouge_score import rouge_scorer, tokenize, tokenizers
+def rouge_tokens(text: str) -> list[str]:
+    """ROUGE's tokens of ``text``: lower-cased, every run of characters other than ``a-z0-9`` a separator, words
+    of four or more characters Porter-stemmed (``unlearn_core.metrics.porter``)."""
+    words = NON_ALPHANUMERIC.sub(" ", text.lower()).split()
+    stems = (porter_stem(word) if len(word) >= STEMMED_LENGTH else word for word in words)
+    return [stem for stem in stems if stem]
 
-    class StemmingTokenizer(tokenizers.Tokenizer):  # type: ignore[misc]
-        """``rouge_score``'s default tokenizer with a stemmer that remembers."""
 
-        def __init__(self) -> None:
-            self.stemmer = _RememberingStemmer(porter.PorterStemmer())
+def _fmeasure(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
-        def tokenize(self, text: str) -> list[str]:
-            return list(tokenize.tokenize(text, self.stemmer))
 
-    return rouge_scorer.RougeScorer(["rouge1", "rougeL"], tokenizer=StemmingTokenizer())
+def _longest_common_subsequence(first: list[str], second: list[str]) -> int:
+    """Length of the longest common subsequence of two token lists (one row of the table at a time)."""
+    previous = [0] * (len(second) + 1)
+    for token in first:
+        current = [0]
+        for j, other in enumerate(second):
+            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
 
 
 def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
@@ -49,11 +48,19 @@ def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
 
 
 def rouge_scores(prediction: str, ground_truth: str) -> dict[str, float]:
-    """ROUGE-1 and ROUGE-L recall and F1 of ``prediction`` against ``ground_truth`` (the reference text)."""
-    scores = _scorer().score(target=ground_truth, prediction=prediction)
-    return {
-        "rouge1_recall": float(scores["rouge1"].recall),
-        "rouge1_f1": float(scores["rouge1"].fmeasure),
-        "rougeL_recall": float(scores["rougeL"].recall),
-        "rougeL_f1": float(scores["rougeL"].fmeasure),
-    }
+    """ROUGE-1 and ROUGE-L recall and F1 of ``prediction`` against ``ground_truth`` (the reference text).
+
+    ROUGE-1 counts the unigrams the two share (each as often as the rarer side has it); ROUGE-L takes the longest
+    common subsequence. Recall divides by the reference's token count, precision by the prediction's, F1 is their
+    harmonic mean; ROUGE-1 divides by at least 1, ROUGE-L is 0 when either side has no token.
+    """
+    truth, predicted = rouge_tokens(ground_truth), rouge_tokens(prediction)
+    in_truth, in_prediction = Counter(truth), Counter(predicted)
+    shared = sum(min(count, in_prediction[token]) for token, count in in_truth.items())
+    precision, recall = shared / max(len(predicted), 1), shared / max(len(truth), 1)
+    scores = {"rouge1_recall": recall, "rouge1_f1": _fmeasure(precision, recall)}
+    if not truth or not predicted:
+        return {**scores, "rougeL_recall": 0.0, "rougeL_f1": 0.0}
+    common = _longest_common_subsequence(truth, predicted)
+    precision, recall = common / len(predicted), common / len(truth)
+    return {**scores, "rougeL_recall": recall, "rougeL_f1": _fmeasure(precision, recall)}

@@ -65,7 +65,7 @@ def installed_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions: dict[str, str] = {}
-    for dist in ("unlearn-core", "torch", "transformers", "rouge-score", "scipy"):
+    for dist in ("unlearn-core", "torch", "transformers", "scipy"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

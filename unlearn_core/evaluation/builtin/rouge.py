@@ -8,6 +8,7 @@ from typing import Any
 from unlearn_core.evaluation.builtin.common import mean, rows
 from unlearn_core.evaluation.metric import EvaluationContext, Generate, Metric, RecomputeContext, Score
 from unlearn_core.evaluation.suite import EvalSuite, MetricEntry
+from unlearn_core.metrics.rouge import rouge_scores
 
 ROUGE_FIELDS = ("rouge1_recall", "rouge1_f1", "rougeL_recall", "rougeL_f1")
 
@@ -56,8 +57,6 @@ def compute(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
 
 def rouge_row(generation: str, ground_truth: str | list[str], prompt: str) -> dict[str, Any]:
     """One sample's record; against a list of ground truths every field is a list (one per answer)."""
-    from unlearn_core.metrics.rouge import rouge_scores  # heavy (rouge_score, nltk, scipy): loaded on first use
-
     if isinstance(ground_truth, str):
         scores = rouge_scores(generation, ground_truth)
         return {**scores, "input": prompt, "ground_truth": ground_truth, "generation": generation}
@@ -73,8 +72,6 @@ def rouge_row(generation: str, ground_truth: str | list[str], prompt: str) -> di
 def recompute(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """Every ROUGE figure from the stored generation and ground truth; the stored ``rouge_type`` (inferred for
     another tool's file: the figure that reproduces the stored value)."""
-    from unlearn_core.metrics.rouge import rouge_scores  # heavy (rouge_score, nltk, scipy): loaded on first use
-
     values = []
     for row in rows(stored):
         listed = isinstance(row["ground_truth"], list)
