@@ -15,6 +15,7 @@ from support.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer
 from unlearn_tofu.suite import tofu_suite  # noqa: E402
 
 from unlearn_core.evaluation.builtin import BUILTIN_METRICS  # noqa: E402
+from unlearn_core.evaluation.partial import PartialResults, read_partial_file  # noqa: E402
 from unlearn_core.pipeline.evaluate import evaluate_model  # noqa: E402
 from unlearn_core.plugins import load_plugins  # noqa: E402
 
@@ -65,8 +66,8 @@ def test_resume_reuses_finished_entries_and_matches_an_uninterrupted_run(
     monkeypatch.setattr(METRICS["extraction_strength"], "compute", interrupted)
     with pytest.raises(KeyboardInterrupt):
         evaluate(setting, tmp_path / "resumed")
-    partial = tmp_path / "resumed" / ".TOFU_EVAL.partial.json"
-    saved = json.loads(partial.read_text())["entries"]
+    partial = tmp_path / "resumed" / ".TOFU_EVAL.partial.jsonl"
+    saved = read_partial_file(partial)[1]
     assert "forget_Q_A_ROUGE" in saved and "model_utility" in saved and "extraction_strength" not in saved
     assert not (tmp_path / "resumed" / "TOFU_EVAL.json").exists()
     monkeypatch.undo()
@@ -98,3 +99,25 @@ def test_a_partial_file_of_another_setting_is_not_reused(
     with pytest.warns(UserWarning, match=r"not resuming .*manifest differ.*forget_split"):
         again = evaluate(setting, tmp_path, {**MANIFEST, "forget_split": "forget05"})
     assert again.engine.reused == []
+
+
+def test_partial_file_appends_one_line_per_entry_and_skips_a_cut_last_line(tmp_path: Path) -> None:
+    path = tmp_path / ".TOFU_EVAL.partial.jsonl"
+    store = PartialResults(path, {"manifest": {"benchmark": "tofu"}})
+    store.save({"a": {"agg_value": 1.0}})
+    store.save({"a": {"agg_value": 1.0}, "b": {"agg_value": float("nan")}})
+    lines = path.read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"resume_key": {"manifest": {"benchmark": "tofu"}}},
+        {"entry": "a", "value": {"agg_value": 1.0}},
+        {"entry": "b", "value": {"agg_value": None}},  # NaN is null, as in the result files
+    ]
+    with path.open("a") as f:
+        f.write('{"entry": "c", "value": {"agg_v')  # interrupted while appending
+    assert read_partial_file(path) == (
+        {"manifest": {"benchmark": "tofu"}},
+        {"a": {"agg_value": 1.0}, "b": {"agg_value": None}},
+    )
+    path.write_text("\n".join([*lines[:2], "not json", lines[2]]) + "\n")
+    with pytest.raises(ValueError):
+        read_partial_file(path)  # a broken line before the last is not an interruption: the file is unreadable

@@ -1,23 +1,28 @@
 """Resumable evaluation: finished entries saved atomically as they complete, reused by a rerun of the same run.
 
-The partial file ``<out_dir>/.<BENCH>_EVAL.partial.json`` holds a resume key (the manifest, a fingerprint of the
-model's weights and a digest of the retain logs) and the finished entries with their definitions. A later
-evaluation into the same directory reuses an entry only when the key is identical and the entry's definition is
-unchanged; everything else (including the statistics and generations that unfinished entries need) is recomputed.
-The file is removed once the final result files are written.
+The partial file ``<out_dir>/.<BENCH>_EVAL.partial.jsonl`` holds JSON lines: first a resume key (the manifest, a
+fingerprint of the model's weights and a digest of the retain logs), then one finished entry per line with its
+definition. The first save of an evaluation writes the file whole (atomically); each later entry is appended as one
+line and synced, so saving costs what the new entry costs, not what all the finished ones do. A last line cut short
+by an interruption is ignored.
+
+A later evaluation into the same directory reuses an entry only when the key is identical and the entry's definition
+is unchanged; everything else (including the statistics and generations that unfinished entries need) is
+recomputed. The file is removed once the final result files are written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from unlearn_core.evaluation.results import json_ready, write_json_atomic
+from unlearn_core.evaluation.results import json_ready, write_text_atomic
 from unlearn_core.evaluation.suite import EvalSuite
 
 SAMPLES_PER_TENSOR = 4096
@@ -67,6 +72,8 @@ class PartialResults:
         self.resume_key = _normalised(resume_key)
         self.shared = shared
         """True when every process of a multi-process run evaluates together (process 0 reads and writes)."""
+        self._saved: set[str] | None = None
+        """Entries already in the file written by this evaluation (None: not written yet)."""
 
     @classmethod
     def in_dir(
@@ -79,13 +86,13 @@ class PartialResults:
         *,
         shared: bool = False,
     ) -> PartialResults:
-        """The partial store of ``<out_dir>/.<BENCH>_EVAL.partial.json`` for this model and manifest; ``shared``
+        """The partial store of ``<out_dir>/.<BENCH>_EVAL.partial.jsonl`` for this model and manifest; ``shared``
         when every process of a multi-process run takes part in this evaluation (they must all call this)."""
         fingerprint = model_fingerprint(model)
         if shared:
             fingerprint = _all_processes(fingerprint)
         key = {"manifest": manifest, "model": fingerprint, "retain_logs": logs_digest(retain_logs)}
-        return cls(out_dir / f".{benchmark.upper()}_EVAL.partial.json", key, shared=shared)
+        return cls(out_dir / f".{benchmark.upper()}_EVAL.partial.jsonl", key, shared=shared)
 
     def reusable(self, suite: EvalSuite) -> dict[str, dict[str, Any]]:
         """Entries of an earlier interrupted run that this run can reuse (warns when the file is stale).
@@ -104,8 +111,7 @@ class PartialResults:
         if not self.path.is_file():
             return {}
         try:
-            saved = json.loads(self.path.read_text())
-            key, entries = saved["resume_key"], saved["entries"]
+            key, entries = read_partial_file(self.path)
         except (OSError, ValueError, KeyError, TypeError):
             warnings.warn(f"ignoring unreadable partial results {self.path}", stacklevel=2)
             return {}
@@ -126,16 +132,50 @@ class PartialResults:
         return out
 
     def save(self, results: dict[str, dict[str, Any]]) -> None:
-        """Write the finished entries and the resume key atomically (only process 0 when ``shared``)."""
+        """Save the finished entries (only process 0 when ``shared``): the first call writes the file whole and
+        atomically, later ones append the entries it does not hold yet."""
         import torch.distributed as dist
 
         if self.shared and dist.get_rank() != 0:
             return
-        write_json_atomic(self.path, {"resume_key": self.resume_key, "entries": results})
+        if self._saved is None:
+            lines = [{"resume_key": self.resume_key}, *({"entry": k, "value": v} for k, v in results.items())]
+            write_text_atomic(self.path, "".join(_json_line(line) for line in lines))
+        else:
+            appended = "".join(_json_line({"entry": k, "value": v}) for k, v in results.items() if k not in self._saved)
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(appended)
+                f.flush()
+                os.fsync(f.fileno())
+        self._saved = set(results)
 
     def remove(self) -> None:
         """Delete the partial file (the final result files are complete)."""
         self.path.unlink(missing_ok=True)
+
+
+def read_partial_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The resume key and the entries (the last line of a name wins) of a partial file; a last line cut short is
+    skipped, anything else malformed raises ValueError (or KeyError / TypeError for a wrong shape)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        raise ValueError(f"{path} is empty")
+    key = json.loads(lines[0])["resume_key"]
+    entries: dict[str, Any] = {}
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if number == len(lines):
+                break  # the interrupted last append
+            raise
+        entries[record["entry"]] = record["value"]
+    return key, entries
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    """One compact JSON line (non-finite floats as null, as in the result files)."""
+    return json.dumps(json_ready(record), allow_nan=False) + "\n"
 
 
 def _manifest_difference(old: Any, new: Any) -> str:
