@@ -8,7 +8,9 @@ step at all; other rows continue from where the draft left them. The output is t
 greedy decoding (up to float rounding in near-ties, as between any two batchings).
 
 A row may also carry a *stop check* (its stop strings): it leaves the batch as soon as the text of its output holds
-one. The text the caller keeps, cut at the earliest stop string, is the same as if it had decoded to its budget.
+one. The text the caller keeps, cut at the earliest stop string, is the same as if it had decoded to its budget, so a
+check may be late but never early: :func:`stop_string_check` looks at the text of the last few tokens each step and
+decodes the whole output only to confirm what it sees there.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from unlearn_core.progress import Progress
 
 StopCheck = Callable[[Sequence[int]], bool]
 """Whether a row's output tokens so far end its generation (their text holds one of its stop strings)."""
+STOP_WINDOW_SLACK = 4
+"""Tokens a stop check decodes besides one per character of the longest stop string (their text may be rendered
+otherwise at the window's start than inside the whole output)."""
 CACHES = ("dynamic", "static")
 """``generation.cache``: this module's loop, which drops finished rows from a growing cache, or transformers'
 ``generate`` with a static cache (``static_decoding``: fixed shapes, compiled by transformers on CUDA)."""
@@ -37,6 +42,26 @@ class DecodingCounters:
     model_calls: int = 0
     decoded_rows: int = 0
     draft_rows: int = 0
+
+
+def stop_string_check(decode: Callable[[list[int]], str], stops: Sequence[str]) -> StopCheck | None:
+    """A stop check for ``stops`` (None when there are none, empty strings ignored); ``decode`` turns ids to text.
+
+    Each step it decodes only the output's last tokens, one per character of the longest stop string and
+    :data:`STOP_WINDOW_SLACK` more, and confirms a hit there on the whole output's text. A stop string that the
+    window misses (its tokens may render otherwise alone) only lets the row decode longer; no row ends early.
+    """
+    stops = tuple(stop for stop in stops if stop)
+    if not stops:
+        return None
+    window = max(len(stop) for stop in stops) + STOP_WINDOW_SLACK
+
+    def ended(ids: Sequence[int]) -> bool:
+        if len(ids) > window and not any(stop in decode(list(ids[-window:])) for stop in stops):
+            return False
+        return any(stop in decode(list(ids)) for stop in stops)
+
+    return ended
 
 
 def accept_draft(

@@ -248,11 +248,7 @@ class EvaluationEngine:
     def _stop_check(self, stops: tuple[str, ...]) -> decoding.StopCheck | None:
         """A row ends once the text of its output holds one of ``stops`` (None without stop strings): what is kept,
         cut at the earliest stop string, is the same as after decoding to the budget."""
-        stops = tuple(s for s in stops if s)
-        if not stops:
-            return None
-        decode = self.template.decode
-        return lambda ids: any(stop in decode(list(ids)) for stop in stops)
+        return decoding.stop_string_check(self.template.decode, stops)
 
     def _generate(self, requests: list[Generate]) -> None:
         """Generate for all ``requests`` not cached yet in ONE pooled decoding (rows keep their own budgets)."""
