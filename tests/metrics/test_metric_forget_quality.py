@@ -70,6 +70,15 @@ def test_model_utility_harmonic_mean() -> None:
     assert model_utility({"retain_Q_A_Prob": 0.5, "ra_Q_A_ROUGE": 0.25, "wf_Truth_Ratio": 1.0}) == approx(3 / 7)
 
 
+def test_model_utility_equals_scipys_harmonic_mean() -> None:
+    from scipy.stats import hmean
+
+    rng = np.random.default_rng(0)
+    for size in (1, 3, 9):
+        values = rng.uniform(0.01, 1.0, size)
+        assert model_utility({f"m{i}": v for i, v in enumerate(values)}) == float(hmean(values))
+
+
 def test_model_utility_zero_and_invalid() -> None:
     assert model_utility({"a": 0.5, "b": 0.0}) == 0.0
     with pytest.raises(ValueError, match="'wf_Q_A_ROUGE'"):

@@ -5,6 +5,7 @@ import math
 import zlib
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,6 +65,18 @@ def test_auc_with_ties_by_hand() -> None:
     # pairs (holdout h, forget f) scoring 1 if h > f, 1/2 if tied:
     # h=0.35: 0.1 -> 1, 0.4 -> 0, 0.35 -> 1/2, 0.8 -> 0 = 1.5; h=0.9: 4; h=0.2: 0.1 -> 1 = 1; total 6.5 of 12
     assert auc(forget, holdout) == approx(6.5 / 12)
+
+
+def test_auc_equals_the_rank_sum_formula() -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(0)
+    for forget_size, holdout_size in ((1, 1), (5, 8), (40, 40), (120, 77)):
+        forget = np.round(rng.normal(0.0, 1.0, forget_size), 1)  # rounded: many ties
+        holdout = np.round(rng.normal(0.3, 1.0, holdout_size), 1)
+        ranks = rankdata(np.concatenate([forget, holdout]))
+        u_statistic = ranks[forget_size:].sum() - holdout_size * (holdout_size + 1) / 2
+        assert auc(forget, holdout) == float(u_statistic / (forget_size * holdout_size))
 
 
 def test_auc_extremes() -> None:

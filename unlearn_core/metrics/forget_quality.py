@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import hmean, ks_2samp
+
+from unlearn_core.metrics.ks_test import ks_pvalue
 
 EPS = 1e-10
 
@@ -28,11 +29,12 @@ def ks_floor(n: int, m: int) -> float:
 def forget_quality(model_tr: ArrayLike, reference_tr: ArrayLike) -> float:
     """Two-sided two-sample KS p-value between the model's and the retain model's forget truth ratios.
 
-    Floored at :func:`ks_floor`, the exact value under complete separation, where scipy may underflow to 0.
+    ``scipy.stats.ks_2samp``'s default p-value (``unlearn_core.metrics.ks_test``), floored at :func:`ks_floor`, the
+    exact value under complete separation, where the computation may underflow to 0.
     """
     model = _finite_sample(model_tr, "model truth ratios")
     reference = _finite_sample(reference_tr, "reference truth ratios")
-    pvalue = float(ks_2samp(model, reference, alternative="two-sided").pvalue)
+    pvalue = ks_pvalue(model, reference)
     return max(pvalue, ks_floor(model.size, reference.size))
 
 
@@ -45,7 +47,7 @@ def model_utility(values: Mapping[str, float]) -> float:
             raise ValueError(f"model utility component {key!r} must be a finite number >= 0, got {value!r}")
     if any(value == 0 for value in values.values()):
         return 0.0
-    return float(hmean(np.asarray(list(values.values()), dtype=np.float64)))
+    return float(1.0 / np.mean(1.0 / np.asarray(list(values.values()), dtype=np.float64)))  # as scipy's hmean
 
 
 def privleak(auc: float, auc_retain: float) -> float:

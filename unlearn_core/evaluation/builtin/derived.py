@@ -10,6 +10,7 @@ from unlearn_core.errors import RetainLogsError
 from unlearn_core.evaluation.builtin.common import clean, rows
 from unlearn_core.evaluation.metric import EvaluationContext, Metric, RecomputeContext
 from unlearn_core.evaluation.suite import MetricEntry
+from unlearn_core.metrics import forget_quality as fq
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,6 @@ def _ratios(entry: dict[str, Any], where: str) -> list[Any]:
 
 def compute_forget_quality(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """The KS-test p-value between this model's and the retain model's forget truth ratios."""
-    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
-
     key = e.args.truth_ratio_key
     ours = _ratios(ctx.result(key), key)
     theirs = _ratios(ctx.retain_log(key), f"retain logs: '{key}'")
@@ -73,8 +72,6 @@ def compute_forget_quality(ctx: EvaluationContext, e: MetricEntry) -> dict[str, 
 
 def compute_privleak(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """``((1 - AUC) - (1 - AUC_retain)) / (1 - AUC_retain + 1e-10) * 100``: near 0 is ideal."""
-    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
-
     key = e.args.mia_key
     auc = ctx.result(key)["auc"]
     ref = ctx.retain_log(key)
@@ -86,8 +83,6 @@ def compute_privleak(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
 
 def compute_harmonic_mean(ctx: EvaluationContext, e: MetricEntry) -> dict[str, Any]:
     """Model utility: the harmonic mean of other entries' aggregates (0 when any is 0)."""
-    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
-
     values = {k: ctx.result(k)["agg_value"] for k in e.args.keys}
     missing = [k for k, v in values.items() if v is None]
     if missing:
@@ -97,8 +92,6 @@ def compute_harmonic_mean(ctx: EvaluationContext, e: MetricEntry) -> dict[str, A
 
 def recompute_forget_quality(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """The p-value again from the recomputed truth ratios and the retain logs' (needs ``--retain-logs``)."""
-    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
-
     if r.retain_logs is None:
         raise ValueError("needs --retain-logs (the retain model's EVAL.json)")
     key = r.args.truth_ratio_key
@@ -110,8 +103,6 @@ def recompute_forget_quality(r: RecomputeContext, stored: dict[str, Any]) -> flo
 
 def recompute_privleak(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """The gap again from the recomputed AUC and the retain logs' (the stored reference AUC without them)."""
-    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
-
     auc = r.value(r.args.mia_key)
     if r.retain_logs is not None:
         ref = r.retain_logs[r.args.mia_key]
@@ -122,8 +113,6 @@ def recompute_privleak(r: RecomputeContext, stored: dict[str, Any]) -> float | N
 
 def recompute_harmonic_mean(r: RecomputeContext, stored: dict[str, Any]) -> float | None:
     """The harmonic mean of the recomputed components."""
-    from unlearn_core.metrics import forget_quality as fq  # heavy (scipy): loaded on first use
-
     values = {k: r.value(k) for k in r.args.keys}
     if any(v is None for v in values.values()):
         r.note("a component is undefined")
