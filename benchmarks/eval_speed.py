@@ -135,7 +135,8 @@ def _compare(title: str, setting: tuple[Any, Any, Any, Any], repeats: int) -> fl
     print(
         f"  fused work: {scoring.model_calls} scoring calls over {scoring.tokens} tokens; generation: "
         f"{decoding.draft_rows} rows settled by their draft, {decoding.decoded_rows} decoded "
-        f"({decoding.model_calls} calls); straightforward: {baseline.generate_calls} generate() calls"
+        f"({decoding.model_calls} calls, {decoding.guessed_tokens} tokens settled by guesses); "
+        f"straightforward: {baseline.generate_calls} generate() calls"
     )
     difference = _largest_difference(fused_results, plain_results, plan.keys)
     print(f"  largest relative difference between the aggregates: {difference:.2e}", flush=True)

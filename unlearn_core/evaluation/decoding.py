@@ -4,8 +4,11 @@ Greedy decoding is deterministic, so a teacher-forced pass over a guess (a *draf
 how far the greedy output follows it: while the argmax after ``prompt + draft[:t]`` equals ``draft[t]`` the output
 is the draft, and at the first disagreement the output token is that argmax. The likelihood pass already computed
 these argmaxes (``SampleStatistics.argmax_ids``), so a model that reproduces its training answers needs no decoding
-step at all; other rows continue from where the draft left them. The output is the same token sequence as plain
-greedy decoding (up to float rounding in near-ties, as between any two batchings).
+step at all; other rows continue from where the draft left them. A draft whose argmaxes are not known yet (a
+*guess*) rides along in the first decoding forward instead: the batch's prefill runs over prompt + guess, the row
+keeps the guessed tokens up to the first the model disagrees with, and the cache columns of the rest are masked out.
+The output is the same token sequence as plain greedy decoding (up to float rounding in near-ties, as between any two
+batchings).
 
 A row may also carry a *stop check* (its stop strings): it leaves the batch as soon as the text of its output holds
 one. The text the caller keeps, cut at the earliest stop string, is the same as if it had decoded to its budget, so a
@@ -42,6 +45,8 @@ class DecodingCounters:
     model_calls: int = 0
     decoded_rows: int = 0
     draft_rows: int = 0
+    guessed_tokens: int = 0
+    """Output tokens that guesses settled in decoding's first forward."""
 
 
 def stop_string_check(decode: Callable[[list[int]], str], stops: Sequence[str]) -> StopCheck | None:
@@ -96,28 +101,26 @@ def greedy_decode(
     on_rows: Callable[[int], None] | None = None,
     stop_checks: Sequence[StopCheck | None] | None = None,
     cache: str = "dynamic",
+    guesses: Sequence[Sequence[int]] | None = None,
 ) -> list[list[int]]:
     """Greedy continuation of each prompt, at most ``budgets[i]`` tokens, stopping at EOS (which is kept) or when
     ``stop_checks[i]`` says so; ``on_rows(n)`` is told as each batch of ``n`` rows is done; ``cache`` is one of
-    ``CACHES``."""
-    decode_batch = decode_batch_static if cache == "static" else _decode_batch
+    ``CACHES``; ``guesses[i]``: tokens row ``i`` may follow, checked in the first forward (the dynamic loop only)."""
     checks = list(stop_checks) if stop_checks is not None else [None] * len(prompts)
+    hints = [tuple(g) for g in guesses] if guesses is not None and cache != "static" else [()] * len(prompts)
     outputs: list[list[int]] = [[] for _ in prompts]
     todo = [k for k in range(len(prompts)) if budgets[k] > 0]
-    todo.sort(key=lambda k: len(prompts[k]))
+    todo.sort(key=lambda k: len(prompts[k]) + min(len(hints[k]), budgets[k]))
     if on_rows is not None and len(todo) < len(prompts):
         on_rows(len(prompts) - len(todo))
     with torch.no_grad():
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
-            decoded = decode_batch(
-                model,
-                [prompts[k] for k in chunk],
-                [budgets[k] for k in chunk],
-                [checks[k] for k in chunk],
-                (pad_id, eos_id),
-                counters,
-            )
+            rows = ([prompts[k] for k in chunk], [budgets[k] for k in chunk], [checks[k] for k in chunk])
+            if cache == "static":
+                decoded = decode_batch_static(model, *rows, (pad_id, eos_id), counters)
+            else:
+                decoded = _decode_batch(model, *rows, (pad_id, eos_id), counters, [hints[k] for k in chunk])
             for k, out in zip(chunk, decoded):
                 outputs[k] = out
             if on_rows is not None:
@@ -132,49 +135,82 @@ def _decode_batch(
     checks: list[StopCheck | None],
     special: tuple[int, int | None],
     counters: DecodingCounters,
+    guesses: list[tuple[int, ...]],
 ) -> list[list[int]]:
     """Decode one batch of left-padded prompts; finished rows leave the batch (and the KV cache). ``special`` is
-    (pad id, EOS id)."""
+    (pad id, EOS id). The first forward runs over each prompt and its guess (see the module's description)."""
     pad_id, eos_id = special
     device = next(model.parameters()).device
-    ids, mask = model_calls.left_padded(prompts, pad_id, device)
+    guesses = [guess[:budget] for guess, budget in zip(guesses, budgets)]
+    longest = max(len(guess) for guess in guesses)
+    ids, mask = model_calls.left_padded([[*p, *g] for p, g in zip(prompts, guesses)], pad_id, device)
     logits, cache = model_calls.run(
-        model, ids, mask, model_calls.positions_from_mask(mask), keep_cache=True, last_logits_only=True
+        model, ids, mask, model_calls.positions_from_mask(mask), keep_cache=True, keep_last=longest + 1
     )
     counters.model_calls += 1
     counters.decoded_rows += len(prompts)
-    outputs: list[list[int]] = [[] for _ in prompts]
-    active = list(range(len(prompts)))
+    choices = logits.argmax(dim=-1).tolist()
+    outputs: list[list[int]] = []
+    active: list[int] = []
+    for row, guess in enumerate(guesses):
+        out, over = _follow_guess(guess, choices[row][longest - len(guess) :], budgets[row], eos_id)
+        counters.guessed_tokens += len(out) - 1
+        if len(out) - 1 < len(guess):  # the guess's columns past the tokens kept are not the row's
+            mask[row, mask.shape[1] - len(guess) + len(out) - 1 :] = 0
+        outputs.append(out)
+        if not over and not _ended(out, budgets[row], checks[row], eos_id):
+            active.append(row)
+    if not active:
+        return outputs
     next_position = mask.sum(dim=1)
+    chosen = torch.tensor([outputs[row][-1] for row in range(len(prompts))], dtype=torch.long, device=device)
+    if len(active) < len(prompts):
+        rows = torch.tensor(active, dtype=torch.long, device=device)
+        cache = model_calls.select_rows(cache, rows, copy_first=False)
+        mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
     while True:
-        chosen = logits[:, -1].argmax(dim=-1)
-        keep = []
-        for row, token in enumerate(chosen.tolist()):
-            k = active[row]
-            outputs[k].append(token)
-            check = checks[k]
-            if token != eos_id and len(outputs[k]) < budgets[k] and not (check is not None and check(outputs[k])):
-                keep.append(row)
-        if not keep:
-            break
-        if len(keep) < len(active):
-            rows = torch.tensor(keep, dtype=torch.long, device=device)
-            cache = model_calls.select_rows(cache, rows, copy_first=False)
-            mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
-            active = [active[r] for r in keep]
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         logits, cache = model_calls.run(
             model, chosen.unsqueeze(1), mask, next_position.unsqueeze(1), cache, keep_cache=True
         )
         counters.model_calls += 1
         next_position = next_position + 1
-    return outputs
+        chosen = logits[:, -1].argmax(dim=-1)
+        keep = []
+        for row, token in enumerate(chosen.tolist()):
+            k = active[row]
+            outputs[k].append(token)
+            if not _ended(outputs[k], budgets[k], checks[k], eos_id):
+                keep.append(row)
+        if not keep:
+            return outputs
+        if len(keep) < len(active):
+            rows = torch.tensor(keep, dtype=torch.long, device=device)
+            cache = model_calls.select_rows(cache, rows, copy_first=False)
+            mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
+            active = [active[r] for r in keep]
+
+
+def _follow_guess(
+    guess: tuple[int, ...], argmaxes: list[int], budget: int, eos_id: int | None
+) -> tuple[list[int], bool]:
+    """The output tokens the first forward settles: the guess while the model agrees with it, then the model's own
+    next token (``argmaxes[t]``: its choice after the prompt and ``guess[:t]``); and whether the row is over."""
+    out, over = accept_draft(guess, argmaxes, budget, eos_id)
+    if not over and len(out) == len(guess):  # the whole guess held: the model's token after it follows
+        out.append(argmaxes[len(guess)])
+    return out, over
+
+
+def _ended(out: list[int], budget: int, check: StopCheck | None, eos_id: int | None) -> bool:
+    """Whether a row is done: EOS, its budget, or its stop check."""
+    return out[-1] == eos_id or len(out) >= budget or (check is not None and check(out))
 
 
 def generate_tokens(
     model: torch.nn.Module,
     prompts: Sequence[Sequence[int]],
-    drafts: Sequence[tuple[Sequence[int], Sequence[int]] | None],
+    drafts: Sequence[tuple[Sequence[int], Sequence[int] | None] | None],
     *,
     max_new_tokens: int | Sequence[int],
     batch_size: int,
@@ -187,18 +223,21 @@ def generate_tokens(
 ) -> list[list[int]]:
     """Greedy output tokens per prompt (EOS kept when reached): drafts settle what they can, decoding does the rest.
 
-    ``max_new_tokens`` is one budget for all prompts or one per prompt (prompt sets with different settings pooled);
-    ``stop_checks`` (per prompt, None: none) end a row early once its output text holds a stop string; ``cache``
-    chooses the decoding loop (``CACHES``);
+    A draft is (ids, their teacher-forced argmaxes), or (ids, None) for a guess that decoding's first forward
+    checks. ``max_new_tokens`` is one budget for all prompts or one per prompt (prompt sets with different settings
+    pooled); ``stop_checks`` (per prompt, None: none) end a row early once its output text holds a stop string;
+    ``cache`` chooses the decoding loop (``CACHES``);
     ``progress`` names the phase under which the rows done are shown (see ``unlearn_core.progress``).
     """
     counters.generate_calls += 1
     budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
     checks = list(stop_checks) if stop_checks is not None else [None] * len(prompts)
     outputs: list[list[int]] = [[] for _ in prompts]
+    guesses: list[tuple[int, ...]] = [() for _ in prompts]
     pending: list[int] = []
     for k, draft in enumerate(drafts):
-        if draft is None:
+        if draft is None or draft[1] is None:
+            guesses[k] = tuple(draft[0]) if draft is not None else ()
             pending.append(k)
             continue
         outputs[k], finished = accept_draft(draft[0], draft[1], budgets[k], eos_id)
@@ -220,6 +259,7 @@ def generate_tokens(
             on_rows=bar.update,
             stop_checks=[_continuing(checks[k], outputs[k]) for k in pending],
             cache=cache,
+            guesses=[guesses[k] for k in pending],
         )
     for k, tokens in zip(pending, continued):
         outputs[k] = outputs[k] + tokens

@@ -268,7 +268,11 @@ class EvaluationEngine:
             ds = self.dataset(dataset)
             rows = self.tokens.prompts(ds, question)
             prompts += rows
-            drafts += self._drafts(ds, question, rows, request.draft_field) if self.use_drafts else [None] * len(rows)
+            drafts += (
+                self._drafts(ds, question, rows, request.draft_field, max_new)
+                if self.use_drafts
+                else [None] * len(rows)
+            )
             budgets += [max_new] * len(rows)
             checks += [self._stop_check(stops)] * len(rows)
         eos = self.tokenizer.eos_token_id
@@ -309,22 +313,25 @@ class EvaluationEngine:
         self.timings[f"generate:{len(todo)} prompt sets"] = time.perf_counter() - start
 
     def _drafts(
-        self, ds: EvalDataset, question: str, prompts: list[tuple[int, ...]], draft_field: str | None
+        self, ds: EvalDataset, question: str, prompts: list[tuple[int, ...]], draft_field: str | None, budget: int
     ) -> list[Any]:
-        """Per row (draft ids, teacher-forced argmax ids) from the scored answers, verifying them if not scored yet."""
+        """Per row what decoding may follow: (draft ids, teacher-forced argmax ids) when the draft is the answer
+        already scored after the generation prompt (its statistics hold the argmaxes), else (draft ids cut to
+        ``budget``, None): a guess the first decoding forward checks (``decoding.generate_tokens``)."""
         if draft_field is None or not ds.rows or not all(isinstance(r.get(draft_field), str) for r in ds.rows):
             return [None] * len(prompts)
         targets = [row[0] for row in self.tokens.targets(ds, draft_field)]
-        if question == ds.question_field and all(p == t[0] for p, t in zip(prompts, targets)):
-            stats = self.stats(ds.name, draft_field)
-            return [(t[1], st.argmax_ids.tolist()) for t, st in zip(targets, stats)]
-        groups = [scoring.AnswerGroup(p, (t[1],)) for p, t in zip(prompts, targets)]
-        # every process verifies every draft; the lockstep still guards per-process state (the packing check)
-        with torch.no_grad(), lockstep.in_lockstep(self.model, self.pad_id, self.lockstep):
-            verified = scoring.score_groups(
-                self.model, groups, batch_size=self.batch_size, pad_id=self.pad_id, counters=self.scoring
-            )
-        return [(t[1], st[0].argmax_ids.tolist()) for t, st in zip(targets, verified)]
+        drafts = self.tokens.drafts(ds, draft_field, question)
+        scored = question == ds.question_field and all(p == t[0] for p, t in zip(prompts, targets))
+        reused = scored and any(draft == target[1] for draft, target in zip(drafts, targets))
+        stats = self.stats(ds.name, draft_field) if reused else None
+        out: list[Any] = []
+        for i, (target, draft) in enumerate(zip(targets, drafts)):
+            if stats is not None and draft == target[1]:
+                out.append((draft, stats[i].argmax_ids.tolist()))
+            else:
+                out.append((draft[:budget], None) if draft else None)
+        return out
 
     # ---- results ------------------------------------------------------------------------------------------------
     def result(self, key: str) -> dict[str, Any]:

@@ -99,9 +99,12 @@ def run(
     keep_cache: bool = False,
     last_logits_only: bool = False,
     hidden: bool = False,
+    keep_last: int | None = None,
 ) -> tuple[Tensor, Any]:
-    """One forward call; returns the logits (only the last position's when asked), or with ``hidden`` the final
-    hidden states (likewise), and the cache (or None)."""
+    """One forward call; returns the logits (only the last position's when asked, or the last ``keep_last``
+    positions'), or with ``hidden`` the final hidden states (likewise), and the cache (or None)."""
+    if last_logits_only:
+        keep_last = 1
     kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
     if position_ids is not None:
         kwargs["position_ids"] = position_ids
@@ -111,14 +114,14 @@ def run(
             kwargs[name] = cache
         kwargs["use_cache"] = keep_cache or cache is not None
     trim_here = hidden
-    if last_logits_only and not hidden:
+    if keep_last is not None and not hidden:
         if "logits_to_keep" in _parameters(model):
-            kwargs["logits_to_keep"] = 1
+            kwargs["logits_to_keep"] = keep_last
         else:
             trim_here = True
     logits, out = _forward(model, kwargs, hidden)
-    if trim_here and last_logits_only:
-        logits = logits[:, -1:]
+    if trim_here and keep_last is not None:
+        logits = logits[:, -keep_last:]
     if not keep_cache:
         return logits, None
     return logits, out["cache"] if "cache" in out else out.past_key_values

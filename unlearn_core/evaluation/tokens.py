@@ -84,6 +84,29 @@ class EvalTokens:
         """Per row, one (positions before the targets, target ids) per answer of ``field``, as scored."""
         return [[(s.prompt_ids, s.target_ids) for s in row] for row in self.sequences(ds, field)]
 
+    def drafts(self, ds: EvalDataset, field: str, question_field: str | None = None) -> list[Target]:
+        """Per row, the ids a greedy continuation of its generation prompt is guessed to follow (a list field: its
+        first answer). A guess only saves decoding steps (``evaluation.decoding``); it never changes an output.
+
+        It is the answer as scored, except where the scored text differs from what the model read: a completion
+        whose answer already begins with whitespace, scored with a space inserted before it (the reference's rule,
+        MUSE's verbatim probe). There the model read prefix and answer as one text, so the guess is the answer
+        tokenised on from the prefix as written, when the prefix's own ids begin that tokenisation.
+        """
+        question = question_field or ds.question_field
+        answers = [a[0] if isinstance(a, list) else a for a in self._field(ds, field)]
+        scored = [row[0].target_ids for row in self.sequences(ds, field, question)]
+        if ds.kind != "text" or not ds.insert_space or field == question:
+            return scored
+        prefixes, prompts = self._field(ds, question), self.prompts(ds, question)
+        written = [i for i, answer in enumerate(answers) if answer[:1].isspace()]
+        joint = self.template.prefix_ids_many([prefixes[i] + answers[i] for i in written])
+        drafts = list(scored)
+        for i, ids in zip(written, joint):
+            if len(ids) > len(prompts[i]) and tuple(ids[: len(prompts[i])]) == prompts[i]:
+                drafts[i] = tuple(ids[len(prompts[i]) :])
+        return drafts
+
     def inputs(self, ds: EvalDataset, question_field: str | None = None) -> list[str]:
         """The generation prompt of each row as text, the way the reference reports it."""
         return [self.template.decode(p) for p in self.prompts(ds, question_field)]
