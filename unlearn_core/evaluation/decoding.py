@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from unlearn_core.chunked.deferred import chunk_rows
 from unlearn_core.evaluation import model_calls
 from unlearn_core.evaluation.static_decoding import decode_batch_static
 from unlearn_core.progress import Progress
@@ -144,12 +145,19 @@ def _decode_batch(
     guesses = [guess[:budget] for guess, budget in zip(guesses, budgets)]
     longest = max(len(guess) for guess in guesses)
     ids, mask = model_calls.left_padded([[*p, *g] for p, g in zip(prompts, guesses)], pad_id, device)
-    logits, cache = model_calls.run(
-        model, ids, mask, model_calls.positions_from_mask(mask), keep_cache=True, keep_last=longest + 1
+    head = model_calls.head_projection(model) if longest else None
+    values, cache = model_calls.run(
+        model,
+        ids,
+        mask,
+        model_calls.positions_from_mask(mask),
+        keep_cache=True,
+        keep_last=longest + 1,
+        hidden=head is not None,
     )
     counters.model_calls += 1
     counters.decoded_rows += len(prompts)
-    choices = logits.argmax(dim=-1).tolist()
+    choices = _argmaxes(values, head)
     outputs: list[list[int]] = []
     active: list[int] = []
     for row, guess in enumerate(guesses):
@@ -189,6 +197,18 @@ def _decode_batch(
             cache = model_calls.select_rows(cache, rows, copy_first=False)
             mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
             active = [active[r] for r in keep]
+
+
+def _argmaxes(values: torch.Tensor, head: tuple[torch.nn.Module, int] | None) -> list[list[int]]:
+    """Per row and position the greedy token: of the logits, or with ``head`` of the hidden states projected a
+    chunk of positions at a time (a guess's positions' logits at once would be batch x guess x vocabulary)."""
+    if head is None:
+        return values.argmax(dim=-1).tolist()
+    project, vocab = head
+    flat = values.reshape(-1, values.shape[-1])
+    step = chunk_rows(vocab)
+    picks = torch.cat([project(flat[i : i + step]).argmax(dim=-1) for i in range(0, flat.shape[0], step)])
+    return picks.view(values.shape[0], values.shape[1]).tolist()
 
 
 def _follow_guess(
