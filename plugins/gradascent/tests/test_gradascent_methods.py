@@ -12,6 +12,7 @@ import math
 
 import pytest
 import torch
+from support.micro_llama import micro_llama_and_batch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from support.table_golden import CE_RETAIN, KL_RETAIN, RETAIN, P, TableReference
 from support.table_model import TableModel
@@ -107,25 +108,8 @@ def test_plugin_module_imports_only_the_hook_marker() -> None:
 
 
 def test_graddiff_kl_on_tiny_llama() -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=32,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=32,
-    )
-    model = LlamaForCausalLM(config)
+    model, llama_batch = micro_llama_and_batch()
     frozen = copy.deepcopy(model).eval().requires_grad_(False)
-    ids = torch.randint(0, 32, (2, 6))
-    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
-    labels = ids.masked_fill(mask == 0, -100)
-    labels[:, :2] = -100
-    llama_batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
     class LlamaReference:
         def logits(self, b: dict[str, torch.Tensor]) -> torch.Tensor:

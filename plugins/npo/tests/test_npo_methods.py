@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from support.micro_llama import micro_llama_and_batch
 from support.plugin_checks import assert_plugin_module_imports_only_the_hook_marker, methods_registered_by
 from support.table_golden import CE_RETAIN, KL_RETAIN, RETAIN, P, TableReference
 from support.table_model import TableModel
@@ -162,24 +163,9 @@ def test_plugin_module_imports_only_the_hook_marker() -> None:
 
 
 def test_npo_on_tiny_llama() -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=32,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=32,
-    )
-    model = LlamaForCausalLM(config)
-    ids = torch.randint(0, 32, (2, 6))
-    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]])
-    labels = ids.masked_fill(mask == 0, -100)
-    labels[:, :2] = -100
-    forget = {"input_ids": ids, "attention_mask": mask, "labels": labels, "index": torch.tensor([4, 7])}
+    model, batch = micro_llama_and_batch()
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    forget = {**batch, "index": torch.tensor([4, 7])}
     with torch.no_grad():
         nll, _ = sequence_nll(model_logits(model, forget), labels)
     reference = FakeReference({4: -nll[0].item(), 7: -nll[1].item()})
