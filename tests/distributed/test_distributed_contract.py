@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from support.free_port import launch_args
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,8 @@ def _run(args: list[str], env: dict[str, str], name: str) -> None:
 
 
 def _launch(kind: str, out: Path, env: dict[str, str], *extra: str) -> None:
-    args = ["launch", kind, "run", "--benchmark", "tofu", "--method", "ContractAll", *TINY, f"paths.output_dir={out}"]
+    args = [*launch_args(kind), "run", "--benchmark", "tofu", "--method", "ContractAll", *TINY]
+    args.append(f"paths.output_dir={out}")
     _run([*args, *extra], env, f"contract {kind} {' '.join(extra)}".strip())
 
 
@@ -142,7 +144,7 @@ def test_ddp_trains_a_middle_layer_loss_with_every_parameter_trainable(contract_
     """The layers after the hooked one get no gradient (DDP alone would wait for theirs and fail) and stay as they
     were, as in one process; the runner averages the others' gradients (exactly: see the DDP run above)."""
     _, env = contract_runs
-    args = ["launch", "ddp", "run", "--benchmark", "tofu", "--method", "HiddenRMU", *TINY]
+    args = [*launch_args("ddp"), "run", "--benchmark", "tofu", "--method", "HiddenRMU", *TINY]
     _run([*args, "trainer.method_args.trainable=.*", f"paths.output_dir={tmp_path}"], env, "rmu ddp")
     facts = json.loads((tmp_path / "provenance.json").read_text())
     start, end = _weights_file(Path(facts["start_model"]) / "model.safetensors"), _weights(tmp_path)

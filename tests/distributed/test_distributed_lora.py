@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.free_port import launch_args
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("peft")
@@ -44,7 +45,8 @@ def _run(cmd: list[str], cache: Path, expect: int = 0) -> subprocess.CompletedPr
 
 
 def _launch(kind: str, out: Path, cache: Path, *extra: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "unlearn_core", "launch", kind, "run", "--benchmark", "tofu", "--method", "npo", *TINY]
+    cmd = [sys.executable, "-m", "unlearn_core", *launch_args(kind)]
+    cmd += ["run", "--benchmark", "tofu", "--method", "npo", *TINY]
     cmd += [f"trainer.args.per_device_train_batch_size={PER_DEVICE}", f"paths.output_dir={out}", *extra]
     return _run(cmd, cache, expect)
 

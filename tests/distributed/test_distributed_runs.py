@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.free_port import launch_args
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +66,8 @@ def _run(cmd: list[str], cache: Path, name: str, extra_env: dict[str, str | None
 def _launch(kind: str, out: Path, cache: Path, extra: tuple[str, ...] = (), name: str | None = None) -> None:
     """``unlearn launch KIND run ...``, without DS_ACCELERATOR in the environment: the launcher sets what a machine
     without CUDA needs, and nothing from DeepSpeed reaches stdout."""
-    cmd = [sys.executable, "-m", "unlearn_core", "launch", kind, "run", "--benchmark", "tofu", "--method", "npo", *TINY]
+    cmd = [sys.executable, "-m", "unlearn_core", *launch_args(kind)]
+    cmd += ["run", "--benchmark", "tofu", "--method", "npo", *TINY]
     cmd += [f"trainer.args.per_device_train_batch_size={PER_DEVICE}", f"paths.output_dir={out}", *extra]
     stdout = _run(cmd, cache, name or kind, {"DS_ACCELERATOR": None})
     assert "DeepSpeed" not in stdout and "accelerator" not in stdout.lower(), stdout[:2000]

@@ -4,13 +4,13 @@ collective, and unequal numbers of forwards per process; plus what it must not d
 from __future__ import annotations
 
 import json
-import socket
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import torch
+from support.free_port import free_port
 
 from unlearn_core.evaluation import lockstep, model_calls
 
@@ -61,14 +61,8 @@ def _process(rank: int, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_processes_with_unequal_work_make_equal_numbers_of_forwards(tmp_path: Path) -> None:
-    torch.multiprocessing.spawn(_process, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    torch.multiprocessing.spawn(_process, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
     short, long = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert short["calls"] == long["calls"] == 7  # every round is one forward in each process
     assert (short["one_token"], long["one_token"]) == (4, 0)  # the process done first ran the dummy forwards

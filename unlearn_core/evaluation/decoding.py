@@ -47,7 +47,7 @@ class DecodingCounters:
     decoded_rows: int = 0
     draft_rows: int = 0
     guessed_tokens: int = 0
-    """Output tokens that guesses settled in decoding's first forward."""
+    """Output tokens that guesses settled in decoding's first forward, beyond the one every first forward gives."""
 
 
 def stop_string_check(decode: Callable[[list[int]], str], stops: Sequence[str]) -> StopCheck | None:
