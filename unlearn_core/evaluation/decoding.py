@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -140,43 +141,17 @@ def _decode_batch(
 ) -> list[list[int]]:
     """Decode one batch of left-padded prompts; finished rows leave the batch (and the KV cache). ``special`` is
     (pad id, EOS id). The first forward runs over each prompt and its guess (see the module's description)."""
-    pad_id, eos_id = special
-    device = next(model.parameters()).device
-    guesses = [guess[:budget] for guess, budget in zip(guesses, budgets)]
-    longest = max(len(guess) for guess in guesses)
-    ids, mask = model_calls.left_padded([[*p, *g] for p, g in zip(prompts, guesses)], pad_id, device)
-    head = model_calls.head_projection(model) if longest else None
-    values, cache = model_calls.run(
-        model,
-        ids,
-        mask,
-        model_calls.positions_from_mask(mask),
-        keep_cache=True,
-        keep_last=longest + 1,
-        hidden=head is not None,
-    )
-    counters.model_calls += 1
-    counters.decoded_rows += len(prompts)
-    choices = _argmaxes(values, head)
-    outputs: list[list[int]] = []
-    active: list[int] = []
-    for row, guess in enumerate(guesses):
-        out, over = _follow_guess(guess, choices[row][longest - len(guess) :], budgets[row], eos_id)
-        counters.guessed_tokens += len(out) - 1
-        if len(out) - 1 < len(guess):  # the guess's columns past the tokens kept are not the row's
-            mask[row, mask.shape[1] - len(guess) + len(out) - 1 :] = 0
-        outputs.append(out)
-        if not over and not _ended(out, budgets[row], checks[row], eos_id):
-            active.append(row)
-    if not active:
-        return outputs
+    eos_id = special[1]
+    outputs, active, cache, mask = _prefill(model, prompts, budgets, checks, special, counters, guesses)
+    device = mask.device
     next_position = mask.sum(dim=1)
-    chosen = torch.tensor([outputs[row][-1] for row in range(len(prompts))], dtype=torch.long, device=device)
-    if len(active) < len(prompts):
-        rows = torch.tensor(active, dtype=torch.long, device=device)
-        cache = model_calls.select_rows(cache, rows, copy_first=False)
-        mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
-    while True:
+    chosen = torch.tensor([out[-1] for out in outputs], dtype=torch.long, device=device)
+    while active:
+        if len(active) < len(chosen):
+            rows = torch.tensor([row for row, _ in active], dtype=torch.long, device=device)
+            cache = model_calls.select_rows(cache, rows, copy_first=False)
+            mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
+            active = [(row, k) for row, (_, k) in enumerate(active)]
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         logits, cache = model_calls.run(
             model, chosen.unsqueeze(1), mask, next_position.unsqueeze(1), cache, keep_cache=True
@@ -184,19 +159,48 @@ def _decode_batch(
         counters.model_calls += 1
         next_position = next_position + 1
         chosen = logits[:, -1].argmax(dim=-1)
-        keep = []
-        for row, token in enumerate(chosen.tolist()):
-            k = active[row]
+        for (_, k), token in zip(active, chosen.tolist()):
             outputs[k].append(token)
-            if not _ended(outputs[k], budgets[k], checks[k], eos_id):
-                keep.append(row)
-        if not keep:
-            return outputs
-        if len(keep) < len(active):
-            rows = torch.tensor(keep, dtype=torch.long, device=device)
-            cache = model_calls.select_rows(cache, rows, copy_first=False)
-            mask, next_position, chosen = mask[rows], next_position[rows], chosen[rows]
-            active = [active[r] for r in keep]
+        active = [(row, k) for row, k in active if not _ended(outputs[k], budgets[k], checks[k], eos_id)]
+    return outputs
+
+
+def _prefill(
+    model: torch.nn.Module,
+    prompts: list[Sequence[int]],
+    budgets: list[int],
+    checks: list[StopCheck | None],
+    special: tuple[int, int | None],
+    counters: DecodingCounters,
+    guesses: list[tuple[int, ...]],
+) -> tuple[list[list[int]], list[tuple[int, int]], Any, torch.Tensor]:
+    """The first forward, over each prompt and its guess: every row's first output tokens, the rows still going
+    (as (row of the batch, row of the outputs) pairs), the cache and the attention mask, a guess's columns past the
+    tokens kept masked out."""
+    pad_id, eos_id = special
+    guesses = [guess[:budget] for guess, budget in zip(guesses, budgets)]
+    longest = max(len(guess) for guess in guesses)
+    device = next(model.parameters()).device
+    ids, mask = model_calls.left_padded([[*p, *g] for p, g in zip(prompts, guesses)], pad_id, device)
+    head = model_calls.head_projection(model) if longest else None
+    positions = model_calls.positions_from_mask(mask)
+    values, cache = model_calls.run(
+        model, ids, mask, positions, keep_cache=True, keep_last=longest + 1, hidden=head is not None
+    )
+    counters.model_calls += 1
+    counters.decoded_rows += len(prompts)
+    choices = _argmaxes(values, head)
+    outputs: list[list[int]] = []
+    active: list[tuple[int, int]] = []
+    for row, guess in enumerate(guesses):
+        out, over = _follow_guess(guess, choices[row][longest - len(guess) :], budgets[row], eos_id)
+        counters.guessed_tokens += len(out) - 1
+        if len(out) - 1 < len(guess):  # the guess's columns past the tokens kept are not the row's
+            mask[row, mask.shape[1] - len(guess) + len(out) - 1 :] = 0
+        outputs.append(out)
+        if not over and not _ended(out, budgets[row], checks[row], eos_id):
+            active.append((row, row))
+    return outputs, active, cache, mask
 
 
 def _argmaxes(values: torch.Tensor, head: tuple[torch.nn.Module, int] | None) -> list[list[int]]:

@@ -268,11 +268,7 @@ class EvaluationEngine:
             ds = self.dataset(dataset)
             rows = self.tokens.prompts(ds, question)
             prompts += rows
-            drafts += (
-                self._drafts(ds, question, rows, request.draft_field, max_new)
-                if self.use_drafts
-                else [None] * len(rows)
-            )
+            drafts += self._drafts(ds, question, rows, request.draft_field, max_new)
             budgets += [max_new] * len(rows)
             checks += [self._stop_check(stops)] * len(rows)
         eos = self.tokenizer.eos_token_id
@@ -317,8 +313,10 @@ class EvaluationEngine:
     ) -> list[Any]:
         """Per row what decoding may follow: (draft ids, teacher-forced argmax ids) when the draft is the answer
         already scored after the generation prompt (its statistics hold the argmaxes), else (draft ids cut to
-        ``budget``, None): a guess the first decoding forward checks (``decoding.generate_tokens``)."""
-        if draft_field is None or not ds.rows or not all(isinstance(r.get(draft_field), str) for r in ds.rows):
+        ``budget``, None): a guess the first decoding forward checks (``decoding.generate_tokens``). None for every
+        row without drafts (``use_drafts=False``, no draft field)."""
+        drafted = self.use_drafts and draft_field is not None and bool(ds.rows)
+        if not drafted or not all(isinstance(r.get(draft_field), str) for r in ds.rows):
             return [None] * len(prompts)
         targets = [row[0] for row in self.tokens.targets(ds, draft_field)]
         drafts = self.tokens.drafts(ds, draft_field, question)
