@@ -84,3 +84,43 @@ def test_shared_rows_score_as_plain_full_sequences():
     ours = PackedScorer(model, tokenizer.pad_token_id, 2, ScoringCounters()).score(groups)
     plain = score_plain(model, groups, batch_size=2, pad_id=tokenizer.pad_token_id, counters=ScoringCounters())
     assert_same_statistics(groups, ours, plain)
+
+
+def _rebuilt_rows(groups: list[AnswerGroup], hidden_size: int) -> list[packed_rows.PackedRow]:
+    """The packing decided on rows rebuilt whole for every group that might join (the straightforward way)."""
+    order = sorted(range(len(groups)), key=lambda k: groups[k].prompt)
+    rows, members, prefix, current = [], [], (), None
+    for k in order:
+        alone = build_row(groups[k].prompt, [(k, groups[k])])
+        if current is not None:
+            shared = prefix[: packed_rows._common_length(prefix, groups[k].prompt)]
+            if len(shared) >= packed_rows.MIN_SHARED:
+                merged = build_row(shared, [*members, (k, groups[k])])
+                cost = packed_rows._cost
+                cheaper = cost(merged.width, hidden_size) < cost(current.width, hidden_size) + cost(
+                    alone.width, hidden_size
+                )
+                if merged.width <= packed_rows.MAX_ROW_WIDTH and cheaper:
+                    current, prefix = merged, shared
+                    members.append((k, groups[k]))
+                    continue
+            rows.append(current)
+        current, prefix, members = alone, groups[k].prompt, [(k, groups[k])]
+    return [*rows, current] if current is not None else rows
+
+
+def test_packing_equals_rebuilding_each_candidate_row(monkeypatch):
+    import random
+
+    rng = random.Random(0)
+    monkeypatch.setattr(packed_rows, "MAX_ROW_WIDTH", 120)
+    for hidden_size in (1, 8, 64, 1000):
+        groups = []
+        for _ in range(40):
+            shots = tuple(rng.choice([range(10, 30), range(10, 22), range(40, 55)]))
+            prompt = shots + tuple(rng.randrange(60, 64) for _ in range(rng.randint(0, 5)))
+            answers = tuple(tuple(rng.randrange(1, 5) for _ in range(rng.randint(0, 4))) for _ in range(3))
+            groups.append(AnswerGroup(prompt, answers))
+        ours, rebuilt = pack_rows(groups, hidden_size), _rebuilt_rows(groups, hidden_size)
+        assert [vars(row) for row in ours] == [vars(row) for row in rebuilt]
+        assert len(ours) < len(groups)  # some rows were shared

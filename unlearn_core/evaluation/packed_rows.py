@@ -78,35 +78,64 @@ def build_row(prefix: tuple[int, ...], members: Sequence[tuple[int, Any]]) -> Pa
     return row
 
 
+class _NodeCount:
+    """The columns a row of some groups takes, kept up to date as groups join it, without building the row.
+
+    A row's prefix (the prompts' common beginning) and its nodes are the distinct beginnings of the groups'
+    sequences: each prompt, and each answer after its prompt but for the answer's last token. In a tree of those
+    beginnings, the prefix is the chain every group shares, so the row's width is the tree's size, whatever the
+    prefix is.
+    """
+
+    def __init__(self) -> None:
+        self.root: dict[int, dict] = {}
+        self.size = 0
+
+    def add(self, group: Any) -> None:
+        """Add ``group``'s beginnings."""
+        end = self._walk(self.root, group.prompt)
+        for answer in group.answers:
+            self._walk(end, answer[:-1])
+
+    def _walk(self, node: dict[int, dict], tokens: Sequence[int]) -> dict[int, dict]:
+        for token in tokens:
+            if token not in node:
+                node[token] = {}
+                self.size += 1
+            node = node[token]
+        return node
+
+
 def pack_rows(groups: Sequence[Any], hidden_size: int) -> list[PackedRow]:
     """Every group in a row, groups with a long common prompt beginning in shared rows.
 
     Groups are taken in prompt order (so prompts that begin alike are neighbours) and a group joins the current row
     when the merged row costs less than the two apart (see :func:`_cost`), they share at least ``MIN_SHARED`` tokens
-    and the row stays within ``MAX_ROW_WIDTH`` columns.
+    and the row stays within ``MAX_ROW_WIDTH`` columns. Widths come from :class:`_NodeCount`; each row is built once,
+    when it is complete.
     """
     order = sorted(range(len(groups)), key=lambda k: groups[k].prompt)
     rows: list[PackedRow] = []
     members: list[tuple[int, Any]] = []
     prefix: tuple[int, ...] = ()
-    current: PackedRow | None = None
+    current = _NodeCount()
     for k in order:
         group = groups[k]
-        alone = build_row(group.prompt, [(k, group)])
-        if current is not None:
+        alone = _NodeCount()
+        alone.add(group)
+        if members:
             shared = prefix[: _common_length(prefix, group.prompt)]
             if len(shared) >= MIN_SHARED:
-                merged = build_row(shared, [*members, (k, group)])
-                if merged.width <= MAX_ROW_WIDTH and _cost(merged, hidden_size) < _cost(current, hidden_size) + _cost(
-                    alone, hidden_size
-                ):
-                    current, prefix = merged, shared
+                apart = _cost(current.size, hidden_size) + _cost(alone.size, hidden_size)
+                current.add(group)  # kept only if the group joins: otherwise the row is complete
+                if current.size <= MAX_ROW_WIDTH and _cost(current.size, hidden_size) < apart:
+                    prefix = shared
                     members.append((k, group))
                     continue
-            rows.append(current)
+            rows.append(build_row(prefix, members))
         current, prefix, members = alone, group.prompt, [(k, group)]
-    if current is not None:
-        rows.append(current)
+    if members:
+        rows.append(build_row(prefix, members))
     return rows
 
 
@@ -119,7 +148,7 @@ def _common_length(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def _cost(row: PackedRow, hidden_size: int) -> int:
-    """Relative work of a row of width W: per column the layers' matrix products (about 12 d^2 for hidden size d)
-    and attention over the row (about 2 d W), so W (6 d + W) up to a constant factor."""
-    return row.width * (6 * hidden_size + row.width)
+def _cost(width: int, hidden_size: int) -> int:
+    """Relative work of a row of ``width`` columns: per column the layers' matrix products (about 12 d^2 for hidden
+    size d) and attention over the row (about 2 d W), so W (6 d + W) up to a constant factor."""
+    return width * (6 * hidden_size + width)
