@@ -142,7 +142,8 @@ def _decode_batch(
     """Decode one batch of left-padded prompts; finished rows leave the batch (and the KV cache). ``special`` is
     (pad id, EOS id). The first forward runs over each prompt and its guess (see the module's description)."""
     eos_id = special[1]
-    outputs, active, cache, mask = _prefill(model, prompts, budgets, checks, special, counters, guesses)
+    outputs, cache, mask = _prefill(model, prompts, budgets, special, counters, guesses)
+    active = [(row, row) for row, out in enumerate(outputs) if not _ended(out, budgets[row], checks[row], eos_id)]
     device = mask.device
     next_position = mask.sum(dim=1)
     chosen = torch.tensor([out[-1] for out in outputs], dtype=torch.long, device=device)
@@ -169,14 +170,12 @@ def _prefill(
     model: torch.nn.Module,
     prompts: list[Sequence[int]],
     budgets: list[int],
-    checks: list[StopCheck | None],
     special: tuple[int, int | None],
     counters: DecodingCounters,
     guesses: list[tuple[int, ...]],
-) -> tuple[list[list[int]], list[tuple[int, int]], Any, torch.Tensor]:
-    """The first forward, over each prompt and its guess: every row's first output tokens, the rows still going
-    (as (row of the batch, row of the outputs) pairs), the cache and the attention mask, a guess's columns past the
-    tokens kept masked out."""
+) -> tuple[list[list[int]], Any, torch.Tensor]:
+    """The first forward, over each prompt and its guess: every row's first output tokens, the cache and the
+    attention mask, a guess's columns past the tokens kept masked out."""
     pad_id, eos_id = special
     guesses = [guess[:budget] for guess, budget in zip(guesses, budgets)]
     longest = max(len(guess) for guess in guesses)
@@ -191,16 +190,13 @@ def _prefill(
     counters.decoded_rows += len(prompts)
     choices = _argmaxes(values, head)
     outputs: list[list[int]] = []
-    active: list[tuple[int, int]] = []
     for row, guess in enumerate(guesses):
-        out, over = _follow_guess(guess, choices[row][longest - len(guess) :], budgets[row], eos_id)
+        out = _follow_guess(guess, choices[row][longest - len(guess) :], budgets[row], eos_id)
         counters.guessed_tokens += len(out) - 1
         if len(out) - 1 < len(guess):  # the guess's columns past the tokens kept are not the row's
             mask[row, mask.shape[1] - len(guess) + len(out) - 1 :] = 0
         outputs.append(out)
-        if not over and not _ended(out, budgets[row], checks[row], eos_id):
-            active.append((row, row))
-    return outputs, active, cache, mask
+    return outputs, cache, mask
 
 
 def _argmaxes(values: torch.Tensor, head: tuple[torch.nn.Module, int] | None) -> list[list[int]]:
@@ -215,15 +211,13 @@ def _argmaxes(values: torch.Tensor, head: tuple[torch.nn.Module, int] | None) ->
     return picks.view(values.shape[0], values.shape[1]).tolist()
 
 
-def _follow_guess(
-    guess: tuple[int, ...], argmaxes: list[int], budget: int, eos_id: int | None
-) -> tuple[list[int], bool]:
+def _follow_guess(guess: tuple[int, ...], argmaxes: list[int], budget: int, eos_id: int | None) -> list[int]:
     """The output tokens the first forward settles: the guess while the model agrees with it, then the model's own
-    next token (``argmaxes[t]``: its choice after the prompt and ``guess[:t]``); and whether the row is over."""
+    next token (``argmaxes[t]``: its choice after the prompt and ``guess[:t]``), short of EOS and the budget."""
     out, over = accept_draft(guess, argmaxes, budget, eos_id)
     if not over and len(out) == len(guess):  # the whole guess held: the model's token after it follows
         out.append(argmaxes[len(guess)])
-    return out, over
+    return out
 
 
 def _ended(out: list[int], budget: int, check: StopCheck | None, eos_id: int | None) -> bool:
