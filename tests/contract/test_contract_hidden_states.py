@@ -10,6 +10,7 @@ import torch
 from contract_methods import TRAINED, HiddenRMU
 from contractkit import unlearn
 from safetensors.torch import load_file
+from support.micro_llama import random_llama
 
 from unlearn_core import module_outputs
 from unlearn_core.data import Tokenized, collate
@@ -21,19 +22,7 @@ from unlearn_core.training.reference import FrozenReference
 
 
 def tiny_llama() -> torch.nn.Module:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config).eval()
+    return random_llama(0, vocab_size=64, num_hidden_layers=3, max_position_embeddings=64).eval()
 
 
 def batch() -> dict[str, torch.Tensor]:

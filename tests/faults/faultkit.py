@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.micro_llama import random_llama
 from support.tiny_runs import TOFU_TINY
 
 from unlearn_core.plugins import DISABLE_ENV
@@ -48,21 +49,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 def tiny_lm(seed: int = 0) -> Any:
     """A randomly initialised two-layer Llama with a 64-token vocabulary (tied embeddings)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(config)
+    return random_llama(seed, vocab_size=64, num_hidden_layers=2, max_position_embeddings=64, tie_word_embeddings=True)
 
 
 def tiny_samples(n: int = 12, seed: int = 0) -> list[Any]:
