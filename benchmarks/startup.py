@@ -1,8 +1,9 @@
 """Start-up time of ``unlearn eval --benchmark tofu`` against importing torch and transformers, in one run.
 
 Start-up is the wall time of the command on the embedded TOFU target minus the evaluation time it prints
-(``Time: eval X.Xs``): process start, imports, plugin loading, configuration, loading the model and tokenizer, and
-writing the results. The yardstick is the wall time of
+(``Time: eval X.XXs``): process start, imports, plugin loading, configuration, loading the model and tokenizer,
+writing the results and leaving. The command runs exactly as typed, each time in a new empty working directory (it
+writes its results under ``saves/`` there). The yardstick is the wall time of
 ``python -c "import torch, transformers; from transformers import AutoModelForCausalLM"``. Both run alternately as
 fresh processes (after one warm-up each, so the file cache is warm for both); the script prints every run and the
 medians, and as its last line ``ratio: X.XX`` (start-up over the import; lower is better).
@@ -37,40 +38,46 @@ LOAD = (
     "AutoTokenizer.from_pretrained(sys.argv[1]); AutoModelForCausalLM.from_pretrained(sys.argv[1])"
 )
 ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+if ENVIRONMENT.get("UNLEARN_CACHE_DIR"):  # the runs start elsewhere: a relative cache directory must stay the same
+    ENVIRONMENT["UNLEARN_CACHE_DIR"] = str(Path(ENVIRONMENT["UNLEARN_CACHE_DIR"]).expanduser().resolve())
 EVAL_TIME = re.compile(r"^Time: .*\beval ([0-9.]+)s", re.MULTILINE)
 
 
-def _unlearn(out: Path, *flags: str) -> list[str]:
-    """The ``unlearn eval`` command line (the installed script, else ``python -m unlearn_core``)."""
+def _unlearn(*flags: str) -> list[str]:
+    """``unlearn eval --benchmark tofu`` (the installed script, else ``python -m unlearn_core``), as a user types it."""
     script = shutil.which("unlearn") or str(Path(sys.executable).parent / "unlearn")
     head = [script] if Path(script).exists() else [sys.executable, "-m", "unlearn_core"]
-    return [*head, "eval", "--benchmark", "tofu", f"paths.output_dir={out}", "--overwrite", *flags]
+    return [*head, "eval", "--benchmark", "tofu", *flags]
 
 
-def _timed(command: list[str]) -> tuple[float, str]:
+def _fresh_directory(parent: Path) -> Path:
+    """A new empty working directory for one run (the command writes its results under ``saves/`` there)."""
+    return Path(tempfile.mkdtemp(dir=parent))
+
+
+def _timed(command: list[str], cwd: Path | None = None) -> tuple[float, str]:
     """Wall seconds and output (stdout and stderr) of ``command``; exits on failure."""
     began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=ENVIRONMENT)
+    done = subprocess.run(command, capture_output=True, text=True, env=ENVIRONMENT, cwd=cwd)
     seconds = time.perf_counter() - began
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return seconds, done.stdout + done.stderr
 
 
-def _startup(out: Path) -> tuple[float, float]:
-    """Wall seconds of ``unlearn eval`` and the evaluation seconds it printed."""
-    wall, output = _timed(_unlearn(out))
+def _startup(parent: Path) -> tuple[float, float]:
+    """Wall seconds of ``unlearn eval`` (in a fresh working directory) and the evaluation seconds it printed."""
+    wall, output = _timed(_unlearn(), cwd=_fresh_directory(parent))
     found = EVAL_TIME.search(output)
     if found is None:
         sys.exit(f"no 'Time: eval ...' line in the output of unlearn eval:\n{output}")
     return wall, float(found.group(1))
 
 
-def _slowest_imports(out: Path, count: int = 15) -> None:
+def _slowest_imports(parent: Path, count: int = 15) -> None:
     """Print the ``count`` slowest top-level imports of one ``unlearn eval`` run (``python -X importtime``)."""
     command = [sys.executable, "-X", "importtime", "-m", "unlearn_core", "eval", "--benchmark", "tofu"]
-    command += [f"paths.output_dir={out}", "--overwrite"]
-    _, output = _timed(command)
+    _, output = _timed(command, cwd=_fresh_directory(parent))
     rows = []
     for line in output.splitlines():
         parts = line.split("|")
@@ -106,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     imports, loads, startups, evaluations = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="unlearn-startup-") as tmp:
-        out = Path(tmp) / "eval"
+        out = Path(tmp)
         _startup(out)  # warm-up: builds the embedded models when missing
         target = _embedded_target()
         for repeat in range(args.repeats + 1):
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plain script loading model {statistics.median(loads):6.2f} s  (runs: {runs}; for reference)")
     print(
         f"unlearn eval start-up      {ours:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in startups)}; evaluation "
-        f"{statistics.median(evaluations):.1f} s as printed)"
+        f"{statistics.median(evaluations):.2f} s as printed)"
     )
     print(f"ratio: {ours / base:.2f}")
     return 0

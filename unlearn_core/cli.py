@@ -192,7 +192,7 @@ def _run_single(mode: str, plugins: Any, cli: dict[str, Any], resume_command: st
     click.echo(f"Output: {result.output_dir}")
     for name, path in result.files.items():
         click.echo(f"  {name}: {path}")
-    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    timing = ", ".join(f"{k} {v:.2f}s" for k, v in result.seconds.items())
     if timing:
         click.echo(f"Time: {timing}")
 

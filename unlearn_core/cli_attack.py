@@ -42,4 +42,4 @@ def attack_command(name: str, run_dir: Path, arguments: tuple[str, ...], overwri
     click.echo(f"Output: {result.output_dir}")
     for label, path in result.files.items():
         click.echo(f"  {label}: {path}")
-    click.echo("Time: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items()))
+    click.echo("Time: " + ", ".join(f"{k} {v:.2f}s" for k, v in result.seconds.items()))

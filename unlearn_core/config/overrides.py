@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from unlearn_core.errors import ConfigError
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -25,7 +23,11 @@ class Override:
 
 def parse_overrides(items: Sequence[str]) -> list[Override]:
     """Parse ``KEY=VALUE`` strings; a malformed one is a ConfigError naming it."""
-    parsed = []
+    parsed: list[Override] = []
+    if not items:
+        return parsed
+    from omegaconf import OmegaConf  # its YAML reading costs start-up; a command without overrides never needs it
+
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip().lstrip("+")
