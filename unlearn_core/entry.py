@@ -16,9 +16,9 @@ def main() -> None:
 
         cli_main()
     except SystemExit as stop:
+        status = stop.code
+    else:
+        status = None
+    finally:
         freeze_survivors()
-        exit_process(stop.code)
-    except BaseException:
-        freeze_survivors()
-        raise
-    freeze_survivors()
+    exit_process(status)
