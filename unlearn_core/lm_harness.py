@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from unlearn_core.errors import ConfigError, DataError, UnknownNameError
-from unlearn_core.evaluation.results import write_json_atomic
 from unlearn_core.evaluators import Evaluator, EvaluatorResult
 from unlearn_core.suggest import did_you_mean, unknown_message
+from unlearn_core.training.diskio import write_json
 
 OWN_ARGUMENTS = ("model", "model_args", "tasks", "task_manager")
 """``simple_evaluate`` arguments the evaluator sets itself."""
@@ -80,8 +80,8 @@ class LMEvalEvaluator(Evaluator):
             samples[name] = results.get("samples", {})
             summary.update(summarize(results, name, name in manager.all_groups))
         eval_path, summary_path = out_dir / "LMEval_EVAL.json", out_dir / "LMEval_SUMMARY.json"
-        write_json_atomic(eval_path, _plain(samples))
-        write_json_atomic(summary_path, summary)
+        write_json(eval_path, _plain(samples))
+        write_json(summary_path, summary)
         return EvaluatorResult(summary, {"lm_eval": eval_path, "lm_eval_summary": summary_path})
 
 

@@ -173,7 +173,7 @@ def resume_after_interruption(model: Any, tokenizer: Any, suite: Any, reference:
     """An evaluation with a partial store stopped after half its entries, then a new one in the same directory:
     what the second reused and its results."""
     from unlearn_core.evaluation.partial import PartialResults
-    from unlearn_core.evaluation.results import json_ready
+    from unlearn_core.training.diskio import json_ready
 
     manifest = {"benchmark": "tofu", "model": "tiny"}
     store_dir = out_dir / "resumable"

@@ -15,9 +15,9 @@ from support.tiny_setup import TINY_TEMPLATE, texts_of, tiny_model_and_tokenizer
 from unlearn_tofu.suite import tofu_suite  # noqa: E402
 
 from unlearn_core.cli_report import report  # noqa: E402
-from unlearn_core.evaluation.results import write_json_atomic  # noqa: E402
 from unlearn_core.pipeline.evaluate import evaluate_model  # noqa: E402
 from unlearn_core.plugins import load_plugins  # noqa: E402
+from unlearn_core.training.diskio import write_json  # noqa: E402
 
 MANIFEST = {"benchmark": "tofu", "forget_split": "forget10", "holdout_split": "holdout10", "data_split": None}
 RETAIN = {
@@ -35,7 +35,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     model, tokenizer = tiny_model_and_tokenizer(texts_of(data))
     suite = tofu_suite(data)
     retain = root / "retain" / "TOFU_EVAL.json"
-    write_json_atomic(retain, RETAIN)
+    write_json(retain, RETAIN)
     keys = [k for k, e in suite.entries.items() if e.metric not in ("mia_gradnorm", "classifier_prob")]
     cfg = {
         "model": {"name": "tiny", "template_args": TINY_TEMPLATE, "model_args": {}},

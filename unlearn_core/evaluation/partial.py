@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from unlearn_core.evaluation.results import json_ready, write_text_atomic
 from unlearn_core.evaluation.suite import EvalSuite
+from unlearn_core.training.diskio import json_line, json_ready, write_text
 
 SAMPLES_PER_TENSOR = 4096
 
@@ -140,9 +140,9 @@ class PartialResults:
             return
         if self._saved is None:
             lines = [{"resume_key": self.resume_key}, *({"entry": k, "value": v} for k, v in results.items())]
-            write_text_atomic(self.path, "".join(_json_line(line) for line in lines))
+            write_text(self.path, "".join(json_line(line) for line in lines))
         else:
-            appended = "".join(_json_line({"entry": k, "value": v}) for k, v in results.items() if k not in self._saved)
+            appended = "".join(json_line({"entry": k, "value": v}) for k, v in results.items() if k not in self._saved)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(appended)
                 f.flush()
@@ -171,11 +171,6 @@ def read_partial_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise
         entries[record["entry"]] = record["value"]
     return key, entries
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    """One compact JSON line (non-finite floats as null, as in the result files)."""
-    return json.dumps(json_ready(record), allow_nan=False) + "\n"
 
 
 def _manifest_difference(old: Any, new: Any) -> str:

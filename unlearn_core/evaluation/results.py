@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 from unlearn_core.errors import RetainLogsError
+from unlearn_core.training.diskio import write_json
 
 METRIC_DEFINITION_VERSION = "1"
 """Bumped whenever a metric's definition changes; retain logs of another version are refused."""
@@ -18,46 +16,6 @@ METRIC_DEFINITION_VERSION = "1"
 ALWAYS_CHECKED = ("benchmark", "metric_definition_version")
 """Manifest keys that must match between an evaluation and the retain logs it reads, besides the benchmark's own
 ``evaluated`` settings (listed under ``checked`` in the manifest)."""
-
-
-def json_ready(obj: Any) -> Any:
-    """``obj`` with non-finite floats replaced by None (JSON has no NaN) and tuples as lists."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    return obj
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON (non-finite floats as null) atomically: see :func:`write_text_atomic`."""
-    write_text_atomic(path, json.dumps(json_ready(data), indent=2, allow_nan=False))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file in the same directory, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    """The process umask (read by setting it and restoring it at once)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def summary_of(results: dict[str, dict[str, Any]], keys: list[str]) -> dict[str, Any]:
@@ -71,8 +29,8 @@ def write_results(
     """Write ``<BENCH>_EVAL.json`` (every entry plus ``manifest``) and ``<BENCH>_SUMMARY.json``; returns both paths."""
     prefix = benchmark.upper()
     eval_path, summary_path = out_dir / f"{prefix}_EVAL.json", out_dir / f"{prefix}_SUMMARY.json"
-    write_json_atomic(eval_path, {**results, "manifest": manifest})
-    write_json_atomic(summary_path, summary_of(results, summary_keys))
+    write_json(eval_path, {**results, "manifest": manifest})
+    write_json(summary_path, summary_of(results, summary_keys))
     return eval_path, summary_path
 
 

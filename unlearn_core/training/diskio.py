@@ -60,19 +60,20 @@ def write_failure(path: Path | str, exc: BaseException) -> OutputDirError:
     return OutputDirError(f"cannot write {path}: {reason}")
 
 
-def _finite(obj: Any) -> Any:
+def json_ready(obj: Any) -> Any:
+    """``obj`` with non-finite floats replaced by None (JSON has no NaN) and tuples as lists."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [json_ready(v) for v in obj]
     return obj
 
 
 def json_line(record: dict[str, Any]) -> str:
     """One strict-JSON line (NaN/inf become null), as written to the ``*.jsonl`` logs."""
-    return json.dumps(_finite(record), allow_nan=False) + "\n"
+    return json.dumps(json_ready(record), allow_nan=False) + "\n"
 
 
 def fsync_path(path: Path) -> None:
@@ -97,7 +98,7 @@ def _umask() -> int:
 
 def write_json(path: Path, data: Any) -> None:
     """Write strict JSON to a temporary sibling, fsync it, then rename it over ``path``; failures name the path."""
-    write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False))
+    write_text(path, json.dumps(json_ready(data), indent=2, allow_nan=False))
 
 
 def write_text(path: Path, text: str) -> None:
